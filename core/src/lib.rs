@@ -1,0 +1,41 @@
+//! # kexue-core
+//!
+//! `no_std`, allocation-free implementations of machine-learning ideas published
+//! in 2023 on the blog *Scientific Spaces* (科学空间, <https://kexue.fm>) by Su Jianlin.
+//!
+//! | module | post | what |
+//! | --- | --- | --- |
+//! | [`math`] | — | stable log-sum-exp, softmax, sigmoid (all math through `libm`) |
+//!
+//! ## The embedded story
+//!
+//! The crate is `#![no_std]` and never allocates: every function takes slices the
+//! caller owns (a `static` buffer on a microcontroller, a `Vec` on a desktop) or a
+//! type with const-generic capacity. Randomness is injected as `&mut R` where
+//! `R: rand::Rng`, so the same seed gives the same result on every target. Errors
+//! are small per-module enums; capacity shortfalls are errors, never truncation,
+//! and no function panics on caller data. It builds for `thumbv7em-none-eabihf`.
+//!
+//! ## Features
+//!
+//! | feature | embedded-safe | what it adds |
+//! | --- | --- | --- |
+//! | `std` | no | std-side helpers (file loading, model compilation), in files of their own |
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::unreachable
+    )
+)]
+
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod math;
