@@ -16,16 +16,24 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+pub mod bench;
+
 /// The headless subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Benchmarks (medians of repeated runs after a warm-up; single thread).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
 
 /// The result of a subcommand.
 pub type CliResult = Result<(), Box<dyn std::error::Error>>;
 
 /// Run one subcommand.
 pub fn run_command(command: Command) -> CliResult {
-    match command {}
+    match command {
+        Command::Bench(bench) => bench::run(bench),
+    }
 }
 
 /// Names of the headless subcommands (for help and error messages).
