@@ -51,7 +51,9 @@ def spm_model(cache, lang):
 
 def split_lines(data):
     """The golden contract's lines: split on b'\\n' only; a final b'\\n' does
-    not start an extra line; b'\\r' stays content."""
+    not start an extra line; b'\\r' stays content; empty data has no line."""
+    if not data:
+        return []
     lines = data.split(b"\n")
     if data.endswith(b"\n"):
         lines.pop()
