@@ -228,11 +228,11 @@ class BytePieceSampleHang(RuntimeError):
     pass
 
 
-def guarded_bytepiece_sample(f, timeout):
+def guarded_bytepiece_sample(f, timeout, as_limit=BYTEPIECE_SAMPLE_AS_LIMIT):
     """Run a BytePiece sampling pass with the memory cap and a watchdog that
     ends the process (with a traceback) if it still hangs after `timeout` s."""
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    cap = BYTEPIECE_SAMPLE_AS_LIMIT if hard == resource.RLIM_INFINITY else min(hard, BYTEPIECE_SAMPLE_AS_LIMIT)
+    cap = as_limit if hard == resource.RLIM_INFINITY else min(hard, as_limit)
     resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
     faulthandler.dump_traceback_later(timeout, exit=True)
     try:

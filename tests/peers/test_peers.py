@@ -79,6 +79,22 @@ class CompareLogic(unittest.TestCase):
         self.assertEqual(got[("ours_det_vs_spm_det", "en")], (None, "SKIP"))
 
 
+@unittest.skipUnless(compare, "peers not installed (tests/peers/setup.sh)")
+class BytePieceGuard(unittest.TestCase):
+    def test_runaway_allocation_becomes_an_error_and_the_limit_is_restored(self):
+        import resource
+
+        vm = next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmSize:"))
+        before = resource.getrlimit(resource.RLIMIT_AS)
+        # 1 GiB of untouched (calloc'd) memory: over a cap 256 MiB above the
+        # current size, fine without it.
+        grow = lambda: bytearray(1 << 30)  # noqa: E731
+        with self.assertRaises(compare.BytePieceSampleHang):
+            compare.guarded_bytepiece_sample(grow, 60, as_limit=vm + (256 << 20))
+        self.assertEqual(resource.getrlimit(resource.RLIMIT_AS), before)
+        self.assertEqual(len(compare.guarded_bytepiece_sample(grow, 60, as_limit=vm + (4 << 30))), 1 << 30)
+
+
 def fake_binary(directory, body):
     path = Path(directory, "kexue-lab")
     path.write_text("#!/bin/sh\n" + textwrap.dedent(body))
