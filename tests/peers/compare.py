@@ -150,12 +150,12 @@ class OursEngine:
         """(True, "") or (False, why)."""
         if not self.binary.is_file():
             return False, (
-                f"no binary at {self.binary}: build it with "
-                "`cargo build --release -p kexue-gui` (or pass --bin)"
+                f"no binary at {self.binary}: build it with `cargo build --release -p kexue-gui` (or pass --bin)"
             )
         try:
             p = subprocess.run(
                 [str(self.binary), "bench", "tokenize", "--help"],
+                check=False,
                 capture_output=True,
                 text=True,
                 timeout=60,
@@ -164,10 +164,7 @@ class OursEngine:
             return False, f"{self.binary} does not run: {e}"
         if p.returncode != 0:
             first = (p.stderr.strip().splitlines() or ["(no message)"])[0]
-            return False, (
-                f"`{self.binary} bench tokenize` does not exist in this build "
-                f"(not merged yet?): {first}"
-            )
+            return False, (f"`{self.binary} bench tokenize` does not exist in this build (not merged yet?): {first}")
         return True, ""
 
     def command(self, text, alpha):
@@ -181,16 +178,14 @@ class OursEngine:
         cmd = self.command(text, alpha)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=self.timeout)
+        p = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=self.timeout)
         wall = time.perf_counter() - start
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if p.returncode != 0:
             raise RuntimeError(f"{shlex.join(cmd)} failed ({p.returncode}): {p.stderr.strip()}")
         parsed = parse_our_bench(p.stdout)
         if parsed is None:
-            raise RuntimeError(
-                f"{shlex.join(cmd)}: last line is not `mb_per_s X tokens Y`: {p.stdout[-200:]!r}"
-            )
+            raise RuntimeError(f"{shlex.join(cmd)}: last line is not `mb_per_s X tokens Y`: {p.stdout[-200:]!r}")
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         return parsed[0], parsed[1], cpu / wall
 
@@ -261,8 +256,11 @@ def main():
         description="Tokenizer throughput: SentencePiece, BytePiece and kexue-lab, side by side.",
         epilog="Run tests/peers/setup.sh and train_spm.py first. See tests/peers/README.md.",
     )
-    ap.add_argument("--bin", default=str(peerlib.REPO / "target" / "release" / "kexue-lab"),
-                    help="our binary (default: target/release/kexue-lab of this checkout)")
+    ap.add_argument(
+        "--bin",
+        default=str(peerlib.REPO / "target" / "release" / "kexue-lab"),
+        help="our binary (default: target/release/kexue-lab of this checkout)",
+    )
     ap.add_argument("--our-model", help="model passed to our bench (default: the BytePiece 40k model)")
     ap.add_argument("--shared", help="shared data dir (default: $KEXUE_SHARED or ../shared)")
     ap.add_argument("--cache", help="SentencePiece model cache (default: $KEXUE_PEERS_CACHE or /tmp/kexue-peers)")
@@ -270,15 +268,26 @@ def main():
     ap.add_argument("--alpha", type=float, default=0.1, help="sampling alpha for all engines (default 0.1)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the SentencePiece and BytePiece samplers")
     ap.add_argument("--rounds", type=int, default=7, help="rounds for SentencePiece and ours (default 7)")
-    ap.add_argument("--bytepiece-rounds", type=int, default=3,
-                    help="rounds for BytePiece, spread over the run (default 3; it is slow)")
-    ap.add_argument("--warmup-lines", type=int, default=2000,
-                    help="lines of each file tokenised untimed by each Python engine first (default 2000)")
-    ap.add_argument("--min-seconds", type=float, default=1.0,
-                    help="a Python engine's measurement repeats whole passes until this long (default 1 s)")
+    ap.add_argument(
+        "--bytepiece-rounds",
+        type=int,
+        default=3,
+        help="rounds for BytePiece, spread over the run (default 3; it is slow)",
+    )
+    ap.add_argument(
+        "--warmup-lines",
+        type=int,
+        default=2000,
+        help="lines of each file tokenised untimed by each Python engine first (default 2000)",
+    )
+    ap.add_argument(
+        "--min-seconds",
+        type=float,
+        default=1.0,
+        help="a Python engine's measurement repeats whole passes until this long (default 1 s)",
+    )
     ap.add_argument("--skip-ours", action="store_true", help="measure the peers only")
-    ap.add_argument("--timeout", type=float, default=600,
-                    help="seconds before one run is declared hung (default 600)")
+    ap.add_argument("--timeout", type=float, default=600, help="seconds before one run is declared hung (default 600)")
     args = ap.parse_args()
     if args.rounds < 1 or args.bytepiece_rounds < 0 or args.alpha <= 0:
         ap.error("need --rounds >= 1, --bytepiece-rounds >= 0 and --alpha > 0")
@@ -338,13 +347,19 @@ def main():
     cmdline = shlex.join([Path(sys.executable).name, *sys.argv])
     print(f"# compare.py: {cmdline}")
     print(f"# machine: {machine_description()}")
-    print(f"# python {platform.python_version()}, sentencepiece {spm.__version__}, bytepiece {bp_version}, "
-          f"alpha {alpha}, seed {args.seed}")
-    print(f"# rounds: {args.rounds} (sentencepiece, ours), {len(bp_rounds)} (bytepiece: rounds "
-          f"{sorted(i + 1 for i in bp_rounds)}); our engine: {'measured' if ours else ours_note}")
+    print(
+        f"# python {platform.python_version()}, sentencepiece {spm.__version__}, bytepiece {bp_version}, "
+        f"alpha {alpha}, seed {args.seed}"
+    )
+    print(
+        f"# rounds: {args.rounds} (sentencepiece, ours), {len(bp_rounds)} (bytepiece: rounds "
+        f"{sorted(i + 1 for i in bp_rounds)}); our engine: {'measured' if ours else ours_note}"
+    )
     for lang in langs:
-        print(f"# {lang}: {texts[lang]} {nbytes[lang]} bytes {len(lines[lang])} lines; "
-              f"spm vocab {sps[lang].get_piece_size()}")
+        print(
+            f"# {lang}: {texts[lang]} {nbytes[lang]} bytes {len(lines[lang])} lines; "
+            f"spm vocab {sps[lang].get_piece_size()}"
+        )
     sys.stdout.flush()
 
     # ---- warm-up (untimed) ----
@@ -387,36 +402,55 @@ def main():
             continue
         med = meas.median()
         tokens = round(statistics.mean(meas.tokens))
-        rows.append(dict(
-            engine=engine, lang=lang, mode=mode, med=med,
-            lo=min(meas.mb_per_s), hi=max(meas.mb_per_s), runs=len(meas.mb_per_s),
-            tokens=tokens, tpl=tokens / len(lines[lang]), bpt=nbytes[lang] / tokens if tokens else None,
-            cpw=statistics.median(meas.cpu_per_wall),
-            vs_spm=ratio(med, medians.get(("sentencepiece", lang, mode))),
-            vs_bp=ratio(med, medians.get(("bytepiece", lang, mode))),
-        ))
+        rows.append(
+            {
+                "engine": engine,
+                "lang": lang,
+                "mode": mode,
+                "med": med,
+                "lo": min(meas.mb_per_s),
+                "hi": max(meas.mb_per_s),
+                "runs": len(meas.mb_per_s),
+                "tokens": tokens,
+                "tpl": tokens / len(lines[lang]),
+                "bpt": nbytes[lang] / tokens if tokens else None,
+                "cpw": statistics.median(meas.cpu_per_wall),
+                "vs_spm": ratio(med, medians.get(("sentencepiece", lang, mode))),
+                "vs_bp": ratio(med, medians.get(("bytepiece", lang, mode))),
+            }
+        )
 
     print()
-    print(f"Tokenizer throughput, single thread, MB = 10^6 input bytes; median over rounds "
-          f"(min-max); sample = alpha {alpha}; total {elapsed:.0f} s")
-    head = (f"{'engine':<14}{'lang':<5}{'mode':<7}{'MB/s':>8}  {'min-max':<13}{'runs':>4}"
-            f"{'tok/line':>9}{'B/tok':>7}{'cpu/wall':>9}{'vs SPM':>8}{'vs BP':>8}")
+    print(
+        f"Tokenizer throughput, single thread, MB = 10^6 input bytes; median over rounds "
+        f"(min-max); sample = alpha {alpha}; total {elapsed:.0f} s"
+    )
+    head = (
+        f"{'engine':<14}{'lang':<5}{'mode':<7}{'MB/s':>8}  {'min-max':<13}{'runs':>4}"
+        f"{'tok/line':>9}{'B/tok':>7}{'cpu/wall':>9}{'vs SPM':>8}{'vs BP':>8}"
+    )
     print(head)
     print("-" * len(head))
     for x in rows:
-        print(f"{x['engine']:<14}{x['lang']:<5}{x['mode']:<7}{x['med']:>8.2f}  "
-              f"{fmt(x['lo']) + '-' + fmt(x['hi']):<13}{x['runs']:>4}{x['tpl']:>9.2f}"
-              f"{fmt(x['bpt']):>7}{x['cpw']:>9.2f}{fmt(x['vs_spm']):>8}{fmt(x['vs_bp']):>8}")
+        print(
+            f"{x['engine']:<14}{x['lang']:<5}{x['mode']:<7}{x['med']:>8.2f}  "
+            f"{fmt(x['lo']) + '-' + fmt(x['hi']):<13}{x['runs']:>4}{x['tpl']:>9.2f}"
+            f"{fmt(x['bpt']):>7}{x['cpw']:>9.2f}{fmt(x['vs_spm']):>8}{fmt(x['vs_bp']):>8}"
+        )
     if not ours:
         print(f"ours: {ours_note}")
 
     print()
-    print("# result engine lang mode mb_per_s mb_per_s_min mb_per_s_max runs tokens "
-          "tokens_per_line cpu_per_wall vs_sentencepiece vs_bytepiece")
+    print(
+        "# result engine lang mode mb_per_s mb_per_s_min mb_per_s_max runs tokens "
+        "tokens_per_line cpu_per_wall vs_sentencepiece vs_bytepiece"
+    )
     for x in rows:
-        print(f"result {x['engine']} {x['lang']} {x['mode']} {x['med']:.3f} {x['lo']:.3f} {x['hi']:.3f} "
-              f"{x['runs']} {x['tokens']} {x['tpl']:.3f} {x['cpw']:.2f} "
-              f"{fmt(x['vs_spm'], 3)} {fmt(x['vs_bp'], 3)}")
+        print(
+            f"result {x['engine']} {x['lang']} {x['mode']} {x['med']:.3f} {x['lo']:.3f} {x['hi']:.3f} "
+            f"{x['runs']} {x['tokens']} {x['tpl']:.3f} {x['cpw']:.2f} "
+            f"{fmt(x['vs_spm'], 3)} {fmt(x['vs_bp'], 3)}"
+        )
 
     # Sanity: our deterministic output must have exactly BytePiece's token
     # count (same model, same algorithm); sampled counts must agree closely.
@@ -432,8 +466,10 @@ def main():
             ot, bt = statistics.mean(o.tokens), statistics.mean(b.tokens)
             ok = ot == bt if mode == "det" else abs(ot - bt) <= SAMPLE_TOKENS_RTOL * bt
             failed_checks += not ok
-            print(f"check tokens_{mode}_{'equal' if mode == 'det' else 'near'}_bytepiece {lang} "
-                  f"{ot:.0f} {bt:.0f} {'PASS' if ok else 'FAIL'}")
+            print(
+                f"check tokens_{mode}_{'equal' if mode == 'det' else 'near'}_bytepiece {lang} "
+                f"{ot:.0f} {bt:.0f} {'PASS' if ok else 'FAIL'}"
+            )
 
     print("# target name lang ratio threshold status")
     targets = evaluate_targets(medians, langs)
@@ -442,8 +478,10 @@ def main():
     n_pass = sum(t[4] == "PASS" for t in targets)
     n_fail = sum(t[4] == "FAIL" for t in targets)
     n_skip = sum(t[4] == "SKIP" for t in targets)
-    print(f"summary targets_pass {n_pass} targets_fail {n_fail} targets_skip {n_skip} "
-          f"checks_fail {failed_checks} seconds {elapsed:.0f}")
+    print(
+        f"summary targets_pass {n_pass} targets_fail {n_fail} targets_skip {n_skip} "
+        f"checks_fail {failed_checks} seconds {elapsed:.0f}"
+    )
     return 1 if n_fail or failed_checks else 0
 
 

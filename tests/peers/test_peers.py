@@ -17,17 +17,20 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import peerlib  # noqa: E402
+import peerlib
 
 HAVE_PEERS = all(importlib.util.find_spec(m) for m in ("bytepiece", "sentencepiece", "ahocorasick"))
 SHARED = next(
-    (Path(c) for c in (os.environ.get("KEXUE_SHARED"), peerlib.REPO.parent / "shared")
-     if c and Path(c, "data", "tokenizer").is_dir()),
+    (
+        Path(c)
+        for c in (os.environ.get("KEXUE_SHARED"), peerlib.REPO.parent / "shared")
+        if c and Path(c, "data", "tokenizer").is_dir()
+    ),
     None,
 )
 
 if HAVE_PEERS:
-    import compare  # noqa: E402  (imports only the stdlib at module level)
+    import compare
 else:
     compare = None
 
@@ -70,8 +73,10 @@ class CompareLogic(unittest.TestCase):
             ("sentencepiece", "zh", "sample"): 22.6,
             ("bytepiece", "zh", "det"): 15.1,
         }
-        got = {(n, l): (round(r, 4) if r is not None else None, s)
-               for n, l, r, _, s in compare.evaluate_targets(med, ["zh", "en"])}
+        got = {
+            (n, l): (round(r, 4) if r is not None else None, s)
+            for n, l, r, _, s in compare.evaluate_targets(med, ["zh", "en"])
+        }
         self.assertEqual(got[("ours_det_vs_spm_det", "zh")], (3.0, "PASS"))  # exactly the threshold
         self.assertEqual(got[("ours_det_vs_bytepiece_det", "zh")][1], "FAIL")  # 19.87 < 20
         self.assertEqual(got[("ours_sample_vs_ours_det", "zh")], (0.75, "PASS"))
@@ -84,11 +89,15 @@ class BytePieceGuard(unittest.TestCase):
     def test_runaway_allocation_becomes_an_error_and_the_limit_is_restored(self):
         import resource
 
-        vm = next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmSize:"))
+        status = Path("/proc/self/status").read_text().splitlines()
+        vm = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
         before = resource.getrlimit(resource.RLIMIT_AS)
         # 1 GiB of untouched (calloc'd) memory: over a cap 256 MiB above the
         # current size, fine without it.
-        grow = lambda: bytearray(1 << 30)  # noqa: E731
+
+        def grow():
+            return bytearray(1 << 30)
+
         with self.assertRaises(compare.BytePieceSampleHang):
             compare.guarded_bytepiece_sample(grow, 60, as_limit=vm + (256 << 20))
         self.assertEqual(resource.getrlimit(resource.RLIMIT_AS), before)
@@ -109,7 +118,7 @@ class OursEngine(unittest.TestCase):
             ok, why = compare.OursEngine(Path(d, "nope"), "m", 10).available()
             self.assertFalse(ok)
             self.assertIn("no binary", why)
-            b = fake_binary(d, 'echo "error: unexpected argument \'tokenize\' found" >&2; exit 2\n')
+            b = fake_binary(d, "echo \"error: unexpected argument 'tokenize' found\" >&2; exit 2\n")
             ok, why = compare.OursEngine(b, "m", 10).available()
             self.assertFalse(ok)
             self.assertIn("unexpected argument", why)
@@ -131,7 +140,7 @@ class OursEngine(unittest.TestCase):
             b = fake_binary(d, 'echo "mb_per_s 1 tokens 2"; echo trailing\n')
             with self.assertRaises(RuntimeError):
                 compare.OursEngine(b, "m", 10).run("f", None)
-            b = fake_binary(d, 'echo boom >&2; exit 3\n')
+            b = fake_binary(d, "echo boom >&2; exit 3\n")
             with self.assertRaises(RuntimeError):
                 compare.OursEngine(b, "m", 10).run("f", None)
 
@@ -165,8 +174,18 @@ class Goldens(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             out = Path(d, "out.hex")
             subprocess.run(
-                [sys.executable, str(HERE / "golden_check.py"), "--shared", str(SHARED), "gen",
-                 "--mode", "raw", str(self.base / "edge_cases_invalid.bin"), "-o", str(out)],
+                [
+                    sys.executable,
+                    str(HERE / "golden_check.py"),
+                    "--shared",
+                    str(SHARED),
+                    "gen",
+                    "--mode",
+                    "raw",
+                    str(self.base / "edge_cases_invalid.bin"),
+                    "-o",
+                    str(out),
+                ],
                 check=True,
             )
             self.assertEqual(out.read_bytes(), (self.base / "golden/edge_cases_invalid.raw.hex").read_bytes())

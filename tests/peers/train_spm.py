@@ -28,12 +28,12 @@ import time
 
 import peerlib
 
-OPTIONS = dict(
-    vocab_size=32000,
-    model_type="unigram",
-    character_coverage=0.9995,
-    byte_fallback=True,
-)
+OPTIONS = {
+    "vocab_size": 32000,
+    "model_type": "unigram",
+    "character_coverage": 0.9995,
+    "byte_fallback": True,
+}
 
 
 def sha256(path):
@@ -76,7 +76,7 @@ def train(spm, shared, cache, lang, threads, force):
             if attempt > 0 or "Vocabulary size too high" not in str(e):
                 raise
             print(f"{lang}: {e}; retrying with hard_vocab_limit=False", file=sys.stderr)
-            extra = dict(hard_vocab_limit=False)
+            extra = {"hard_vocab_limit": False}
     seconds = time.perf_counter() - start
     sp = spm.SentencePieceProcessor(model_file=str(model))
     record = dict(
