@@ -69,6 +69,9 @@ MODES = ("det", "sample")
 # (the spread of a ~10^6-token total is ~0.1%; a different sampler or model
 # would be off by several percent).
 SAMPLE_TOKENS_RTOL = 0.01
+# A single-thread engine that had a core to itself shows cpu/wall ~1.00;
+# below this, other processes were taking its CPU time during the run.
+BUSY_CPU_PER_WALL = 0.9
 OUR_BENCH_LINE = re.compile(r"^mb_per_s\s+(\S+)\s+tokens\s+(\S+)\s*$")
 # Address-space cap while BytePiece samples: its sampler can loop forever
 # (when C rand() returns RAND_MAX no route is recorded), appending to a list
@@ -439,6 +442,12 @@ def main():
         )
     if not ours:
         print(f"ours: {ours_note}")
+    busy = [x for x in rows if x["cpw"] < BUSY_CPU_PER_WALL]
+    if busy:
+        print(
+            f"warning: cpu/wall below {BUSY_CPU_PER_WALL} for {len(busy)} of {len(rows)} rows: other "
+            "processes took CPU time during the run, so those MB/s are low; rerun on a quieter machine"
+        )
 
     print()
     print(
