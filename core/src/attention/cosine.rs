@@ -39,7 +39,7 @@
 //! `d ∈ {3, 4, 16, 128, 4096}`: `ln g` to `≤ 10⁻¹²` (absolute, i.e. `g` to
 //! 10⁻¹² relative) and the tilted moments to `≤ 10⁻¹⁰` relative.
 
-use super::solve::newton_increasing;
+use super::solve::{Root, newton_increasing};
 use super::{Error, RatioTerms, check_scale};
 use crate::math;
 
@@ -60,8 +60,8 @@ const SERIES_REL_TOL: f64 = 1e-18;
 const SERIES_MAX_TERMS: usize = 200;
 /// The a* search gives up beyond this scale.
 const A_STAR_MAX: f64 = 1e15;
-/// Relative tolerance of the a* solver.
-const A_STAR_REL_TOL: f64 = 1e-14;
+/// Newton stops after a step below this fraction of `a` (error ≈ its square).
+const A_STAR_STOP: f64 = 1e-7;
 
 /// Cosine scores `s = cos(q, k)` in dimension `d ≥ 3`: density
 /// `∝ (1 − s²)^{(d−3)/2}` on `[−1, 1]` (post of 2023-10-22). Validated at
@@ -356,27 +356,28 @@ impl CosineScores {
         }
     }
 
-    /// `a*` from `ln n > 0`: Newton on `ln N(a) − ln n`, bracketed.
-    pub(super) fn a_star_ln(&self, ln_n: f64, guess: Option<f64>) -> Result<f64, Error> {
+    /// `a*` from `ln n > 0`: Newton on `ln N(a) − ln n` (increasing, `= −ln n`
+    /// at 0), from `guess` or `√d·a*_normal(n)` (exact as `d → ∞`, where
+    /// `s ≈ N(0, 1/d)`), bracketed by `[0, ∞)`. Returns `a*` and
+    /// `d ln N/da` there.
+    pub(super) fn a_star_ln(&self, ln_n: f64, guess: Option<f64>) -> Result<Root, Error> {
         let f = |a: f64| {
+            if a > A_STAR_MAX {
+                // Treat the search limit as a (fake) sign change.
+                return (1.0, f64::INFINITY);
+            }
             let t = self.ratio_terms(a);
             (t.ln_stationary_n(a) - ln_n, t.d_ln_stationary_n(a))
         };
-        // Large d: s ≈ N(0, 1/d), so a* ≈ √d · a*_normal(n).
         let start = match guess {
             Some(g) if g.is_finite() && g > 0.0 => g,
             _ => math::sqrt(f64::from(self.d)) * super::solve::normal_a_star(ln_n),
+        };
+        let root = newton_increasing(f, 0.0, f64::INFINITY, start.min(A_STAR_MAX), A_STAR_STOP);
+        if root.x >= A_STAR_MAX * (1.0 - 1e-9) || !root.x.is_finite() {
+            return Err(Error::OutOfRange);
         }
-        .min(A_STAR_MAX);
-        let (mut lo, mut hi) = (0.0, start);
-        while f(hi).0 < 0.0 {
-            if hi >= A_STAR_MAX {
-                return Err(Error::OutOfRange);
-            }
-            lo = hi;
-            hi = (4.0 * hi).min(A_STAR_MAX);
-        }
-        Ok(newton_increasing(f, lo, hi, start, A_STAR_REL_TOL))
+        Ok(root)
     }
 }
 

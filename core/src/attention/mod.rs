@@ -237,12 +237,21 @@ impl ScoreDist {
     /// # Ok::<(), kexue_core::attention::Error>(())
     /// ```
     pub fn a_star_from(&self, n: f64, guess: Option<f64>) -> Result<f64, Error> {
+        Ok(self.a_star_root(n, guess)?.x)
+    }
+
+    /// `a*` and the slope `d ln N/da` at it (so `da*/d ln n = 1/slope`).
+    fn a_star_root(&self, n: f64, guess: Option<f64>) -> Result<solve::Root, Error> {
         let ln_n = ln_key_count(n)?;
         if ln_n == 0.0 {
             return Err(Error::NoInteriorMaximum);
         }
         match self {
-            Self::Normal => Ok(solve::normal_a_star(ln_n)),
+            Self::Normal => {
+                let a = solve::normal_a_star(ln_n);
+                let slope = self.ratio_terms(a).d_ln_stationary_n(a);
+                Ok(solve::Root { x: a, slope })
+            }
             Self::Cosine(c) => c.a_star_ln(ln_n, guess),
         }
     }

@@ -11,42 +11,68 @@ const BRENT_MAX_ITER: usize = 200;
 /// `(3 − √5)/2`, the golden-section fraction.
 const GOLDEN: f64 = 0.381_966_011_250_105_1;
 
+/// A root found by [`newton_increasing`], with the slope `f'` at the last
+/// Newton point (for predicting the root of a nearby problem).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Root {
+    pub x: f64,
+    pub slope: f64,
+}
+
 /// Root of an increasing function on a bracket `[lo, hi]` with
-/// `f(lo) ≤ 0 ≤ f(hi)`: Newton steps from `x0`, replaced by bisection whenever a
-/// step leaves the (shrinking) bracket. `fdf(x) = (f(x), f'(x))`. Stops when a
-/// step is below `rel_tol·|x|`.
+/// `f(lo) ≤ 0 ≤ f(hi)` (`hi` may be `+∞`): Newton steps from `x0`, replaced by
+/// bisection (or, while `hi = ∞`, by quadrupling `x`) whenever a step leaves
+/// the shrinking bracket. `fdf(x) = (f(x), f'(x))`, one call per iteration.
+///
+/// Stops after a Newton step `δ` with `|δ| ≤ stop·|x|` and returns `x + δ`:
+/// by quadratic convergence its error is `≈ (f''/2f')·δ²`, so `stop = 1e-7`
+/// gives about 1e-14 relative for functions curved on the scale of `x`.
 pub(super) fn newton_increasing(
     mut fdf: impl FnMut(f64) -> (f64, f64),
     mut lo: f64,
     mut hi: f64,
     x0: f64,
-    rel_tol: f64,
-) -> f64 {
+    stop: f64,
+) -> Root {
+    let bisect = |lo: f64, hi: f64| {
+        if hi.is_finite() {
+            0.5 * (lo + hi)
+        } else {
+            (4.0 * lo).max(1.0)
+        }
+    };
     let mut x = if x0 >= lo && x0 <= hi {
         x0
     } else {
-        0.5 * (lo + hi)
+        bisect(lo, hi)
     };
+    let mut slope = f64::NAN;
     for _ in 0..NEWTON_MAX_ITER {
         let (f, df) = fdf(x);
+        slope = df;
         if f == 0.0 || f.is_nan() {
-            return x;
+            break;
         }
         if f < 0.0 {
             lo = x;
         } else {
             hi = x;
         }
-        let mut next = x - f / df;
-        if !(next > lo && next < hi) {
-            next = 0.5 * (lo + hi);
+        let step = -f / df;
+        let next = x + step;
+        if next > lo && next < hi {
+            if step.abs() <= stop * next.abs() {
+                return Root { x: next, slope };
+            }
+            x = next;
+        } else {
+            x = bisect(lo, hi);
         }
-        if (next - x).abs() <= rel_tol * next.abs() || hi - lo <= rel_tol * hi.abs() {
-            return next;
+        if hi.is_finite() && hi - lo <= f64::EPSILON * hi.abs() {
+            break;
         }
-        x = next;
     }
-    x
+    Root { x, slope }
 }
 
 /// `a*` for normal scores from `ln n > 0`: `u = a²` solves
@@ -59,8 +85,9 @@ pub(super) fn normal_a_star(ln_n: f64) -> f64 {
         0.0,
         ln_n,
         0.5 * ln_n,
-        1e-15,
-    );
+        1e-8,
+    )
+    .x;
     math::sqrt(u.max(0.0))
 }
 
@@ -154,8 +181,11 @@ mod tests {
     #[test]
     fn newton_finds_roots_even_from_bad_guesses() {
         for guess in [-5.0, 0.0, 0.1, 1.9, 100.0, f64::NAN] {
-            let x = newton_increasing(|x| (x * x * x - 8.0, 3.0 * x * x), 0.0, 10.0, guess, 1e-15);
-            assert!((x - 2.0).abs() < ROOT, "guess {guess}: {x}");
+            for hi in [10.0, f64::INFINITY] {
+                let x =
+                    newton_increasing(|x| (x * x * x - 8.0, 3.0 * x * x), 0.0, hi, guess, 1e-8).x;
+                assert!((x - 2.0).abs() < ROOT, "guess {guess}: {x}");
+            }
         }
         // A saturating function whose Newton steps overshoot wildly.
         let x = newton_increasing(
@@ -169,8 +199,9 @@ mod tests {
             -50.0,
             1000.0,
             40.0,
-            1e-15,
-        );
+            1e-8,
+        )
+        .x;
         assert!((x - 3.0).abs() < ROOT);
     }
 
