@@ -8,7 +8,7 @@ use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use kexue_core::attention::ScoreDist;
-use kexue_gui::panels::attention::{AttentionPanel, MC_A_POINTS};
+use kexue_gui::panels::attention::{AttentionPanel, CAUSAL_DRAWS, MC_A_POINTS};
 use kexue_gui::panels::{Panel, Verdict, show_panel};
 
 const SIZE: egui::Vec2 = egui::vec2(1280.0, 800.0);
@@ -29,7 +29,10 @@ fn wait_for_monte_carlo(h: &mut Harness<'static, AttentionPanel>) {
     loop {
         h.step();
         let p = h.state();
-        if !p.mc_pending() && p.monte_carlo().is_some_and(|m| m.complete) {
+        if !p.mc_pending()
+            && p.monte_carlo().is_some_and(|m| m.complete)
+            && p.causal_monte_carlo().is_some_and(|m| m.complete)
+        {
             return;
         }
         assert!(start.elapsed() < JOB_TIMEOUT, "Monte Carlo did not finish");
@@ -116,6 +119,15 @@ fn monte_carlo_job_runs_and_the_caption_reports_the_disagreement() {
     assert!(matches!(caption.verdict, Verdict::Mixed(_)), "{caption:?}");
     assert!(caption.verdict.text().contains("no interior maximum"));
     assert!(caption.verdict.text().contains("fitted c = 0.841"));
+    // The causal decoder's exact mean (Monte Carlo) for the default L = 2048.
+    let causal = p.causal_monte_carlo().unwrap();
+    assert_eq!((causal.params.l, causal.draws), (2048, CAUSAL_DRAWS));
+    assert_eq!(causal.stats.len(), MC_A_POINTS);
+    assert!(!causal.mean_has_interior_maximum());
+    let text = p.caption().verdict.text().to_string();
+    assert!(
+        text.contains("Causal decoder, L = 2048") && text.contains("no interior maximum either")
+    );
 }
 
 #[test]
@@ -128,7 +140,10 @@ fn cancel_stops_the_monte_carlo() {
     h.get_by_label("Run Monte Carlo").click();
     h.run_steps(2);
     assert!(h.state().mc_running());
-    h.get_by_label("Cancel").click();
+    // One Cancel per running job (fixed-n and causal Monte Carlo).
+    for cancel in h.get_all_by_label("Cancel") {
+        cancel.click();
+    }
     let start = Instant::now();
     while h.state().mc_running() {
         h.step();

@@ -606,6 +606,33 @@ fn exact_mean_and_per_draw_maximisers_disagree_with_the_approximation() {
     );
 }
 
+/// The exact (Monte-Carlo) mean objective of a causal decoder keeps rising
+/// past the approximation's single best scale, as for fixed n (L = 512,
+/// 100 draws, seed 3).
+#[test]
+fn exact_causal_mean_rises_past_the_approximate_optimum() {
+    use kexue_core::attention::{CausalStats, causal_monte_carlo};
+    let c = causal_best_scale(&ScoreDist::Normal, 512).unwrap();
+    let a = [c.a_causal, 2.0 * c.a_causal, 8.0 * c.a_causal];
+    let mut scores = vec![0.0; 512];
+    let mut stats = [CausalStats::default(); 3];
+    causal_monte_carlo(
+        &mut SmallRng::seed_from_u64(3),
+        &ScoreDist::Normal,
+        &a,
+        &mut scores,
+        100,
+        &mut stats,
+        |_, _| ControlFlow::Continue(()),
+    )
+    .unwrap();
+    assert!(
+        stats[1].mean - stats[0].mean > tol::Z * (stats[0].std_err + stats[1].std_err),
+        "{stats:?}"
+    );
+    assert!(stats[2].mean > stats[0].mean, "{stats:?}");
+}
+
 /// Bin probabilities of the cosine density `∝ (1 − s²)^{(d−3)/2}` by Simpson's
 /// rule (independent of the sampler): 20 equal-width bins over
 /// `[−w, w]`, `w = min(1, 3/√d)`, the end bins extended to ±1.

@@ -47,7 +47,10 @@ mod monte_carlo;
 mod objective;
 mod solve;
 
-pub use causal::{CausalComparison, causal_best_scale, causal_mean_objective, harmonic_number};
+pub use causal::{
+    CausalComparison, CausalStats, causal_best_scale, causal_mean_exact, causal_mean_objective,
+    causal_monte_carlo, harmonic_number,
+};
 pub use cosine::{CosineMoments, CosineScores};
 pub use fit::{Fit, NGrid, POST_N_GRID, ScaleLaw, a_star_table, fit_scale_law};
 pub use monte_carlo::{

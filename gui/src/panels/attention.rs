@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use egui_plot::{Bar, BarChart, Corner, Legend, Line, Plot, PlotPoint, PlotPoints, Points, VLine};
 use kexue_core::attention::{
-    CausalComparison, Fit, GStats, MonteCarlo, MonteCarloSummary, POST_N_GRID, ScaleLaw, ScoreDist,
-    a_star_table, causal_best_scale, causal_mean_objective, entropy_invariant_scale, fit_scale_law,
-    log_histogram,
+    CausalComparison, CausalStats, Fit, GStats, MonteCarlo, MonteCarloSummary, POST_N_GRID,
+    ScaleLaw, ScoreDist, a_star_table, causal_best_scale, causal_mean_objective,
+    causal_monte_carlo, entropy_invariant_scale, fit_scale_law, log_histogram,
 };
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
@@ -29,6 +29,8 @@ const SPAN: f64 = 20.0;
 /// Histogram of per-draw maximisers: bins over `[a*/SPAN, a*·HIST_SPAN_HI]`.
 const HIST_BINS: usize = 40;
 const HIST_SPAN_HI: f64 = 100.0;
+/// Draws of the causal-decoder Monte Carlo (each draw is a row of `L` scores).
+pub const CAUSAL_DRAWS: usize = 200;
 /// Monte Carlo starts this long after the last control change.
 const DEBOUNCE: Duration = Duration::from_millis(250);
 /// Partial Monte-Carlo results are sent this many times per run.
@@ -88,6 +90,46 @@ impl McResult {
     /// combined standard errors.
     pub fn mean_has_interior_maximum(&self) -> bool {
         match (self.mean_argmax(), self.stats.last()) {
+            (Some(best), Some(last)) => {
+                best.a < last.a && best.mean - last.mean > Z * (best.std_err + last.std_err)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The parameters of one causal-decoder Monte-Carlo run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CausalMcParams {
+    /// The score distribution.
+    pub dist: ScoreDist,
+    /// Context length.
+    pub l: u32,
+    /// Seed of the `SmallRng`.
+    pub seed: u64,
+    /// The approximation's best single scale (the grid is centred on it).
+    pub a_causal: f64,
+}
+
+/// The exact mean over positions of `G` by Monte Carlo.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CausalMcResult {
+    /// What was run.
+    pub params: CausalMcParams,
+    /// Mean and standard error per scale.
+    pub stats: Vec<CausalStats>,
+    /// Draws done.
+    pub draws: usize,
+    /// True once all draws are done.
+    pub complete: bool,
+}
+
+impl CausalMcResult {
+    /// True if the mean has a significant interior maximum on the grid (as
+    /// [`McResult::mean_has_interior_maximum`]).
+    pub fn mean_has_interior_maximum(&self) -> bool {
+        let best = self.stats.iter().max_by(|a, b| a.mean.total_cmp(&b.mean));
+        match (best, self.stats.last()) {
             (Some(best), Some(last)) => {
                 best.a < last.a && best.mean - last.mean > Z * (best.std_err + last.std_err)
             }
@@ -156,6 +198,9 @@ pub struct AttentionPanel {
     mc: Option<McResult>,
     job: Option<Job<McResult>>,
     job_params: Option<McParams>,
+    causal_mc: Option<CausalMcResult>,
+    causal_job: Option<Job<CausalMcResult>>,
+    causal_job_params: Option<CausalMcParams>,
     pending_since: Option<Instant>,
     repaint: Option<egui::Context>,
 }
@@ -183,6 +228,9 @@ impl Default for AttentionPanel {
             mc: None,
             job: None,
             job_params: None,
+            causal_mc: None,
+            causal_job: None,
+            causal_job_params: None,
             pending_since: None,
             repaint: None,
         };
@@ -256,6 +304,43 @@ fn run_monte_carlo(params: McParams, ctx: &JobContext<McResult>) {
     }
 }
 
+/// The causal-decoder Monte-Carlo job.
+fn run_causal_monte_carlo(params: CausalMcParams, ctx: &JobContext<CausalMcResult>) {
+    let a_values: Vec<f64> =
+        log_grid(params.a_causal / SPAN, params.a_causal * SPAN, MC_A_POINTS).collect();
+    let mut scores = vec![0.0; params.l as usize];
+    let mut stats = vec![CausalStats::default(); a_values.len()];
+    let mut rng = SmallRng::seed_from_u64(params.seed);
+    let mut cancelled = false;
+    let done = causal_monte_carlo(
+        &mut rng,
+        &params.dist,
+        &a_values,
+        &mut scores,
+        CAUSAL_DRAWS,
+        &mut stats,
+        |done, total| {
+            ctx.set_progress(done as f32 / total as f32);
+            if ctx.is_cancelled() {
+                cancelled = true;
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        },
+    );
+    if let Ok(draws) = done
+        && !cancelled
+    {
+        ctx.send(CausalMcResult {
+            params,
+            stats,
+            draws,
+            complete: draws == CAUSAL_DRAWS,
+        });
+    }
+}
+
 impl AttentionPanel {
     /// The score distribution selected by the controls.
     pub fn dist(&self) -> Result<ScoreDist, kexue_core::attention::Error> {
@@ -284,9 +369,27 @@ impl AttentionPanel {
             .filter(|m| Some(m.params) == self.current_mc_params())
     }
 
-    /// True while a Monte-Carlo job runs.
+    /// The exact causal-decoder mean by Monte Carlo for the current controls.
+    pub fn causal_monte_carlo(&self) -> Option<&CausalMcResult> {
+        self.causal_mc
+            .as_ref()
+            .filter(|m| Some(m.params) == self.current_causal_params())
+    }
+
+    /// True while a Monte-Carlo job (fixed n or causal) runs.
     pub fn mc_running(&self) -> bool {
         self.job.as_ref().is_some_and(|j| !j.is_finished())
+            || self.causal_job.as_ref().is_some_and(|j| !j.is_finished())
+    }
+
+    fn current_causal_params(&self) -> Option<CausalMcParams> {
+        let c = self.analysis.causal.as_ref()?;
+        (self.analysis.error.is_none()).then_some(CausalMcParams {
+            dist: self.analysis.dist,
+            l: self.context_len,
+            seed: self.seed,
+            a_causal: c.a_causal,
+        })
     }
 
     /// True if a Monte-Carlo run is scheduled (after the debounce) or running.
@@ -334,6 +437,14 @@ impl AttentionPanel {
                 job.cancel();
             }
             self.job_params = None;
+            self.pending_since = Some(Instant::now());
+        }
+        let wanted = self.current_causal_params();
+        if wanted != self.causal_job_params && wanted != self.causal_mc.as_ref().map(|m| m.params) {
+            if let Some(job) = self.causal_job.take() {
+                job.cancel();
+            }
+            self.causal_job_params = None;
             self.pending_since = Some(Instant::now());
         }
     }
@@ -408,19 +519,36 @@ impl AttentionPanel {
         })
     }
 
-    /// Start the Monte Carlo now (the debounce elapsed or the button was pressed).
-    pub fn start_monte_carlo(&mut self) {
+    /// Start the Monte-Carlo runs now (the debounce elapsed, or `force` for
+    /// the button): each run whose parameters have no result or job yet.
+    pub fn start_monte_carlo(&mut self, force: bool) {
         self.pending_since = None;
-        let Some(params) = self.current_mc_params() else {
-            return;
-        };
-        if let Some(job) = self.job.take() {
-            job.cancel();
+        if let Some(params) = self.current_mc_params()
+            && (force
+                || (Some(params) != self.job_params
+                    && Some(params) != self.mc.as_ref().map(|m| m.params)))
+        {
+            if let Some(job) = self.job.take() {
+                job.cancel();
+            }
+            self.job_params = Some(params);
+            self.job = Some(Job::spawn(self.repaint.clone(), move |ctx| {
+                run_monte_carlo(params, ctx);
+            }));
         }
-        self.job_params = Some(params);
-        self.job = Some(Job::spawn(self.repaint.clone(), move |ctx| {
-            run_monte_carlo(params, ctx);
-        }));
+        if let Some(params) = self.current_causal_params()
+            && (force
+                || (Some(params) != self.causal_job_params
+                    && Some(params) != self.causal_mc.as_ref().map(|m| m.params)))
+        {
+            if let Some(job) = self.causal_job.take() {
+                job.cancel();
+            }
+            self.causal_job_params = Some(params);
+            self.causal_job = Some(Job::spawn(self.repaint.clone(), move |ctx| {
+                run_causal_monte_carlo(params, ctx);
+            }));
+        }
     }
 
     /// The post's claim about the fitted constant, checked against the table.
@@ -515,6 +643,25 @@ impl AttentionPanel {
         }
     }
 
+    /// One sentence on the causal decoder (the post's `n = L/2` rule).
+    fn causal_sentence(&self) -> Option<String> {
+        let c = self.analysis.causal.as_ref()?;
+        let exact = match self.causal_monte_carlo() {
+            Some(mc) if mc.mean_has_interior_maximum() => {
+                " The exact causal mean (Monte Carlo) has an interior maximum."
+            }
+            Some(_) => " The exact causal mean (Monte Carlo) has no interior maximum either.",
+            None => "",
+        };
+        Some(format!(
+            "Causal decoder, L = {}: the best single scale of the approximation is a*(L/H_L) = {:.3}; the post's a*(L/2) = {:.3} gives {:.0}% less mean Ĝ.{exact}",
+            c.l,
+            c.a_causal,
+            c.a_half,
+            100.0 * c.loss_of_half_rule()
+        ))
+    }
+
     fn a_axis(plot: Plot<'_>) -> Plot<'_> {
         plot.x_axis_label("a (log scale)")
             .x_axis_formatter(|mark, _| format_scale(10f64.powf(mark.value)))
@@ -577,6 +724,13 @@ impl Panel for AttentionPanel {
                 }
             }
         };
+        let verdict = match (verdict, self.causal_sentence()) {
+            (Verdict::Supported(t), Some(c)) => Verdict::Supported(format!("{t} {c}")),
+            (Verdict::Contradicted(t), Some(c)) => Verdict::Contradicted(format!("{t} {c}")),
+            (Verdict::Mixed(t), Some(c)) => Verdict::Mixed(format!("{t} {c}")),
+            (Verdict::Pending(t), Some(c)) => Verdict::Pending(format!("{t} {c}")),
+            (v, None) => v,
+        };
         Caption { claim, verdict }
     }
 
@@ -635,10 +789,18 @@ impl Panel for AttentionPanel {
             self.recompute();
         }
         if ui.button("Run Monte Carlo").clicked() {
-            self.start_monte_carlo();
+            self.start_monte_carlo(true);
         }
         if progress_row(ui, self.job.as_ref()) == ProgressAction::Cancel
             && let Some(job) = &self.job
+        {
+            job.cancel();
+        }
+        if self.causal_job.as_ref().is_some_and(|j| !j.is_finished()) {
+            ui.label("causal decoder:");
+        }
+        if progress_row(ui, self.causal_job.as_ref()) == ProgressAction::Cancel
+            && let Some(job) = &self.causal_job
         {
             job.cancel();
         }
@@ -672,6 +834,31 @@ impl Panel for AttentionPanel {
                 100.0 * c.loss_of_half_rule()
             ));
         }
+        if let (Some(c), Some(mc)) = (&a.causal, self.causal_monte_carlo()) {
+            let near = |target: f64| {
+                mc.stats.iter().min_by(|x, y| {
+                    (x.a / target)
+                        .ln()
+                        .abs()
+                        .total_cmp(&(y.a / target).ln().abs())
+                })
+            };
+            if let (Some(at_best), Some(last)) = (near(c.a_causal), mc.stats.last()) {
+                ui.label(format!(
+                    "exact mean over positions (Monte Carlo, {} draws): {:.3} at a = {:.3}, {:.3} at a = {:.1} — {}",
+                    mc.draws,
+                    at_best.mean,
+                    at_best.a,
+                    last.mean,
+                    last.a,
+                    if mc.mean_has_interior_maximum() {
+                        "it has an interior maximum"
+                    } else {
+                        "no interior maximum: the exact causal mean levels off like the fixed-n mean"
+                    }
+                ));
+            }
+        }
         if let Some(mc) = self.monte_carlo() {
             ui.label(format!(
                 "Monte Carlo: {} draws, median per-draw maximiser {:.3}, {} unbounded, {} outside the histogram",
@@ -687,6 +874,7 @@ impl Panel for AttentionPanel {
         }
         let a_star = self.analysis.a_star;
         let mc = self.monte_carlo().cloned();
+        let causal_mc = self.causal_monte_carlo().cloned();
         let size = ui.available_size();
         let h = (size.y / 2.0 - 24.0).max(120.0);
         let w = (size.x / 2.0 - 12.0).max(200.0);
@@ -781,6 +969,14 @@ impl Panel for AttentionPanel {
                                 "mean of Ĝ over n = 1..L",
                                 PlotPoints::Borrowed(&self.analysis.causal_curve),
                             ));
+                            if let Some(mc) = &causal_mc {
+                                let mean: PlotPoints<'_> =
+                                    mc.stats.iter().map(|s| [s.a.log10(), s.mean]).collect();
+                                plot.line(
+                                    Line::new("exact mean over n = 1..L (Monte Carlo)", mean)
+                                        .width(2.5),
+                                );
+                            }
                             if let Some(c) = &self.analysis.causal {
                                 plot.vline(VLine::new(
                                     "best single a = a*(L/H_L)",
@@ -807,11 +1003,21 @@ impl Panel for AttentionPanel {
                 self.job_params = None;
             }
         }
+        if let Some(job) = &mut self.causal_job {
+            let finished = job.is_finished();
+            if let Some(last) = job.drain().into_iter().last() {
+                self.causal_mc = Some(last);
+            }
+            if finished {
+                self.causal_job = None;
+                self.causal_job_params = None;
+            }
+        }
         if let Some(since) = self.pending_since
             && since.elapsed() >= DEBOUNCE
         {
-            self.start_monte_carlo();
+            self.start_monte_carlo(false);
         }
-        self.pending_since.is_some() || self.job.is_some()
+        self.pending_since.is_some() || self.job.is_some() || self.causal_job.is_some()
     }
 }
