@@ -23,7 +23,8 @@
 //!   of `G(a)` over random draws of `n` scores, and the per-draw maximisers
 //!   ([`per_draw_maximiser`]); randomness injected, buffers caller-owned.
 //! * [`causal_best_scale`] — one `a` for a causal decoder (positions see
-//!   `n = 1..L` keys) against the post's `n = L/2` rule;
+//!   `n = 1..L` keys) against the post's `n = L/2` rule, and its exact
+//!   counterpart by Monte Carlo ([`causal_mean_exact`], [`causal_monte_carlo`]);
 //!   [`entropy_invariant_scale`] — the earlier `∝ ln n` rule, for comparison.
 //!
 //! Everything is `f64`, allocation-free, and returns [`Error`] on bad input

@@ -325,7 +325,10 @@ pub struct MonteCarloSummary {
 /// let (mut scores, mut g, mut maxs) = ([0.0; 16], [0.0; 2 * 100], [0.0; 100]);
 /// let mut mc = MonteCarlo::new(&ScoreDist::Normal, &a, &mut scores, &mut g, &mut maxs)?;
 /// let mut rng = SmallRng::seed_from_u64(1);
+/// assert!(mc.step(&mut rng)); // one draw
+/// assert_eq!((mc.done(), mc.draws(), mc.maximisers().len()), (1, 100, 1));
 /// mc.run(&mut rng, |_, _| core::ops::ControlFlow::Continue(()));
+/// assert!(!mc.step(&mut rng)); // all draws done
 /// let mut stats = [GStats::default(); 2];
 /// let summary = mc.summarise(&mut stats)?;
 /// assert_eq!(summary.draws, 100);
