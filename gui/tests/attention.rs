@@ -269,6 +269,28 @@ fn cli_errors_go_to_stderr_with_failure_status() {
         ],
         &["attention-scale", "--n", "5", "--monte-carlo"],
         &["attention-scale", "--n", "5,6", "--monte-carlo", "--a", "1"],
+        &["attention-scale", "--n", "1", "--monte-carlo", "--a", "1"],
+        &[
+            "attention-scale",
+            "--n",
+            "5",
+            "--monte-carlo",
+            "--a",
+            "1",
+            "--draws",
+            "0",
+        ],
+        &[
+            "attention-scale",
+            "--n",
+            "5",
+            "--monte-carlo",
+            "--a",
+            "1,2",
+            "--draws",
+            "1000000000000",
+        ],
+        &["attention-scale", "--n", "5", "--a", "1"],
         &["attention-scale"],
     ] {
         let out = kexue_lab(args);

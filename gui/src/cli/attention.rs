@@ -17,6 +17,12 @@ use rand::rngs::SmallRng;
 use super::CliResult;
 use super::bench::median_time;
 
+/// Largest `n` for `--monte-carlo` (the scores of one draw are kept in memory).
+const MAX_MC_KEYS: u64 = 100_000_000;
+/// Largest `draws × scales` for `--monte-carlo` (every `G` is kept for the
+/// medians: 2²⁸ values are 2 GiB).
+const MAX_MC_CELLS: usize = 1 << 28;
+
 /// Which scores the analysis assumes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DistArg {
@@ -110,9 +116,26 @@ pub fn run(args: AttentionScaleArgs) -> CliResult {
         if args.a.is_empty() {
             return Err("--monte-carlo needs --a (comma-separated scales)".into());
         }
+        if n < 2 {
+            return Err("--monte-carlo needs n >= 2 (with one key G is 0 for every a)".into());
+        }
+        if n > MAX_MC_KEYS {
+            return Err(format!("--monte-carlo supports n up to {MAX_MC_KEYS}").into());
+        }
+        if args.draws == 0 {
+            return Err("--draws must be at least 1".into());
+        }
+        let cells = args
+            .a
+            .len()
+            .checked_mul(args.draws)
+            .filter(|&c| c <= MAX_MC_CELLS)
+            .ok_or_else(|| {
+                format!("--draws times the number of --a values must not exceed {MAX_MC_CELLS}")
+            })?;
         let n = usize::try_from(n)?;
         let mut scores = vec![0.0; n];
-        let mut g = vec![0.0; args.a.len() * args.draws];
+        let mut g = vec![0.0; cells];
         let mut maxs = vec![0.0; args.draws];
         let mut mc = MonteCarlo::new(&dist, &args.a, &mut scores, &mut g, &mut maxs)?;
         mc.run(&mut SmallRng::seed_from_u64(args.seed), |_, _| {
