@@ -6,6 +6,7 @@
 //! | module | post | what |
 //! | --- | --- | --- |
 //! | [`math`] | — | stable log-sum-exp, softmax, sigmoid (all math through `libm`) |
+//! | [`attention`] | 2023-10-22 | the attention scale that maximises the softmax gradient: exact `G(a)`, the post's `a*` for normal and cosine scores (any `d`), the fitted laws, Monte Carlo, causal decoder |
 //!
 //! ## The embedded story
 //!
@@ -38,4 +39,5 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod attention;
 pub mod math;

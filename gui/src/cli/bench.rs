@@ -10,11 +10,17 @@ use super::CliResult;
 
 /// What to benchmark.
 #[derive(Debug, Subcommand)]
-pub enum BenchCommand {}
+pub enum BenchCommand {
+    /// The a* table for 500 values of n (cosine scores, d = 128) that the
+    /// attention panel recomputes when d changes; last line `table_500_ms X`.
+    Attention(super::attention::AttentionBenchArgs),
+}
 
 /// Run one benchmark.
 pub fn run(command: BenchCommand) -> CliResult {
-    match command {}
+    match command {
+        BenchCommand::Attention(args) => super::attention::bench(args),
+    }
 }
 
 /// Time `f` `reps` times after `warmup` untimed calls; return the median.

@@ -16,6 +16,7 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+pub mod attention;
 pub mod bench;
 
 /// The headless subcommands.
@@ -24,6 +25,9 @@ pub enum Command {
     /// Benchmarks (medians of repeated runs after a warm-up; single thread).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// The attention scale that maximises the softmax gradient (post of
+    /// 2023-10-22): `n a_star G_at_a_star` per n, `--fit`, or `--monte-carlo`.
+    AttentionScale(attention::AttentionScaleArgs),
 }
 
 /// The result of a subcommand.
@@ -33,6 +37,7 @@ pub type CliResult = Result<(), Box<dyn std::error::Error>>;
 pub fn run_command(command: Command) -> CliResult {
     match command {
         Command::Bench(bench) => bench::run(bench),
+        Command::AttentionScale(args) => attention::run(args),
     }
 }
 
