@@ -6,6 +6,7 @@
 //! | module | post | what |
 //! | --- | --- | --- |
 //! | [`math`] | — | stable log-sum-exp, softmax, sigmoid (all math through `libm`) |
+//! | [`loss`] | 2023-03-14 (TaiLr), 2023-10-13 (EMO) | CE, TaiLr, EMO (+ soft-label bound, + CE mixture), 1 − p_t with gradients wrt logits; calibration metrics; the label-noise experiment |
 //!
 //! ## The embedded story
 //!
@@ -38,4 +39,5 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod loss;
 pub mod math;
