@@ -10,11 +10,16 @@ use super::CliResult;
 
 /// What to benchmark.
 #[derive(Debug, Subcommand)]
-pub enum BenchCommand {}
+pub enum BenchCommand {
+    /// One loss evaluation at n = 32768 classes, d = 256: CE, TaiLr, EMO and the bare product.
+    Losses(super::losses::BenchArgs),
+}
 
 /// Run one benchmark.
 pub fn run(command: BenchCommand) -> CliResult {
-    match command {}
+    match command {
+        BenchCommand::Losses(args) => super::losses::bench(&args),
+    }
 }
 
 /// Time `f` `reps` times after `warmup` untimed calls; return the median.

@@ -17,6 +17,7 @@ pub struct Cli {
 }
 
 pub mod bench;
+pub mod losses;
 
 /// The headless subcommands.
 #[derive(Debug, Subcommand)]
@@ -24,6 +25,8 @@ pub enum Command {
     /// Benchmarks (medians of repeated runs after a warm-up; single thread).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// TaiLr and EMO vs cross-entropy under label noise (posts of 2023-03-14 and 2023-10-13).
+    Losses(losses::LossesArgs),
 }
 
 /// The result of a subcommand.
@@ -33,6 +36,7 @@ pub type CliResult = Result<(), Box<dyn std::error::Error>>;
 pub fn run_command(command: Command) -> CliResult {
     match command {
         Command::Bench(bench) => bench::run(bench),
+        Command::Losses(args) => losses::run(&args),
     }
 }
 
