@@ -745,7 +745,8 @@ fn flip_labels(config: &Config, clean: &[u32], noisy: &mut [u32]) -> usize {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(config.seed ^ STREAM_NOISE);
     let n = clean.len();
     let k = config.classes as u32;
-    let target = (config.noise * n as f64).round() as usize;
+    // round(noise · n) for noise · n ≥ 0 (no `round` in core without std).
+    let target = (config.noise * n as f64 + 0.5) as usize;
     let mut needed = target.min(n);
     for (i, (&c, y)) in clean.iter().zip(noisy.iter_mut()).enumerate() {
         *y = c;

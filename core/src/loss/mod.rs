@@ -665,7 +665,7 @@ fn check_shape(len: usize, dim: usize) -> Result<usize, Error> {
     if len == 0 {
         return Err(Error::Empty { what: "embeddings" });
     }
-    if len % dim != 0 {
+    if !len.is_multiple_of(dim) {
         return Err(Error::RaggedEmbedding { len, dim });
     }
     Ok(len / dim)
@@ -1159,7 +1159,8 @@ pub fn emo_soft_label_bound<T: Real>(
         }
         sum += tau.to_f64();
     }
-    if !((sum - 1.0).abs() <= LABEL_SUM_TOLERANCE) {
+    let sums_to_one = (sum - 1.0).abs() <= LABEL_SUM_TOLERANCE;
+    if !sums_to_one {
         return Err(Error::LabelSum { sum });
     }
     let max = checked_max(logits)?;

@@ -3,6 +3,11 @@
 //! instantiated with `T = f64`), over random cases including ±1e4 logit
 //! spreads; the identities between the losses; error cases; metrics.
 
+#![allow(
+    clippy::needless_range_loop,
+    reason = "index loops mirror the formulas in these tests"
+)]
+
 use super::*;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
@@ -96,7 +101,10 @@ fn random_case(rng: &mut Rng) -> Case {
 }
 
 /// Compare `grad` (from `f`) with central finite differences of `f`'s value.
-fn check_gradient(what: &str, z: &[f64], f: &dyn Fn(&[f64], &mut [f64]) -> Result<f64, Error>) {
+/// A loss evaluated on the f64 path: value, gradient into the slice.
+type LossFn<'a> = &'a dyn Fn(&[f64], &mut [f64]) -> Result<f64, Error>;
+
+fn check_gradient(what: &str, z: &[f64], f: LossFn<'_>) {
     let n = z.len();
     let mut grad = [0.0; MAX_N];
     let mut scratch = [0.0; MAX_N];
