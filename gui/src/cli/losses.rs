@@ -340,3 +340,110 @@ pub fn bench(args: &BenchArgs) -> CliResult {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> LossesArgs {
+        match Cli::try_parse_from(args).map(|c| c.command) {
+            Ok(Some(Command::Losses(a))) => a,
+            other => panic!("not a losses command: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_short_table_has_one_line_of_five_columns_per_loss() {
+        let args = parse(&[
+            "kexue-lab",
+            "losses",
+            "--noise",
+            "0.3",
+            "--seed",
+            "1",
+            "--steps",
+            "20",
+        ]);
+        assert_eq!(args.config().steps, 20);
+        assert_eq!(args.config().grid, Config::default().grid);
+        let sweep = run_sweep(&args.sweep_config(), |_| ControlFlow::Continue(())).unwrap();
+        let text = format_sweep(&sweep, false).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), STANDARD_LOSSES.len());
+        for (line, loss) in lines.iter().zip(STANDARD_LOSSES) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            assert_eq!(cols.len(), 5, "{line}");
+            assert_eq!(cols[0], loss.to_string());
+            for c in &cols[1..] {
+                let v: f64 = c.parse().unwrap();
+                assert!(v.is_finite() && v >= 0.0);
+            }
+        }
+    }
+
+    #[test]
+    fn the_sweep_table_has_the_noise_column_and_three_verdicts() {
+        let args = parse(&[
+            "kexue-lab",
+            "losses",
+            "--sweep",
+            "--noises",
+            "0,0.4",
+            "--steps",
+            "20",
+            "--regime",
+            "memorising",
+            "--noise-kind",
+            "neighbour",
+        ]);
+        assert_eq!(args.config().grid, Config::memorising().grid);
+        assert_eq!(args.config().noise_kind, NoiseKind::Neighbour);
+        let sweep = run_sweep(&args.sweep_config(), |_| ControlFlow::Continue(())).unwrap();
+        let text = format_sweep(&sweep, true).unwrap();
+        let rows = text.lines().filter(|l| !l.starts_with("verdict")).count();
+        assert_eq!(rows, 2 * STANDARD_LOSSES.len());
+        assert!(
+            text.lines()
+                .filter(|l| !l.starts_with("verdict"))
+                .all(|l| l.split_whitespace().count() == 10)
+        );
+        let verdicts: Vec<&str> = text.lines().filter(|l| l.starts_with("verdict")).collect();
+        assert_eq!(verdicts.len(), 3);
+        assert!(verdicts[0].starts_with("verdict tailr "));
+        assert!(verdicts[1].starts_with("verdict near_miss "));
+        assert!(verdicts[2].starts_with("verdict emo_speed "));
+    }
+
+    #[test]
+    fn bad_arguments_are_errors() {
+        assert!(run(&parse(&["kexue-lab", "losses", "--noise", "1.5"])).is_err());
+        assert!(run(&parse(&["kexue-lab", "losses", "--classes", "2"])).is_err());
+        assert!(Cli::try_parse_from(["kexue-lab", "losses", "--noise-kind", "sideways"]).is_err());
+    }
+
+    #[test]
+    fn the_benchmark_measures_every_kernel() {
+        let r = measure(&BenchArgs {
+            classes: 512,
+            dim: 16,
+            reps: 3,
+            warmup: 1,
+            seed: 1,
+        })
+        .unwrap();
+        assert!(r.ce > Duration::ZERO && r.emo > Duration::ZERO && r.product > Duration::ZERO);
+        assert!(r.emo_over_bound().is_finite());
+        assert!(
+            measure(&BenchArgs {
+                classes: 1,
+                dim: 16,
+                reps: 1,
+                warmup: 0,
+                seed: 1
+            })
+            .is_err()
+        );
+    }
+}
