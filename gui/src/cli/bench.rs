@@ -14,12 +14,15 @@ pub enum BenchCommand {
     /// The a* table for 500 values of n (cosine scores, d = 128) that the
     /// attention panel recomputes when d changes; last line `table_500_ms X`.
     Attention(super::attention::AttentionBenchArgs),
+    /// One loss evaluation at n = 32768 classes, d = 256: CE, TaiLr, EMO and the bare product.
+    Losses(super::losses::BenchArgs),
 }
 
 /// Run one benchmark.
 pub fn run(command: BenchCommand) -> CliResult {
     match command {
         BenchCommand::Attention(args) => super::attention::bench(args),
+        BenchCommand::Losses(args) => super::losses::bench(&args),
     }
 }
 

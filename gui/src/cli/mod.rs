@@ -18,6 +18,7 @@ pub struct Cli {
 
 pub mod attention;
 pub mod bench;
+pub mod losses;
 
 /// The headless subcommands.
 #[derive(Debug, Subcommand)]
@@ -28,6 +29,8 @@ pub enum Command {
     /// The attention scale that maximises the softmax gradient (post of
     /// 2023-10-22): `n a_star G_at_a_star` per n, `--fit`, or `--monte-carlo`.
     AttentionScale(attention::AttentionScaleArgs),
+    /// TaiLr and EMO vs cross-entropy under label noise (posts of 2023-03-14 and 2023-10-13).
+    Losses(losses::LossesArgs),
 }
 
 /// The result of a subcommand.
@@ -38,6 +41,7 @@ pub fn run_command(command: Command) -> CliResult {
     match command {
         Command::Bench(bench) => bench::run(bench),
         Command::AttentionScale(args) => attention::run(args),
+        Command::Losses(args) => losses::run(&args),
     }
 }
 

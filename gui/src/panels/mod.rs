@@ -7,6 +7,7 @@
 //! tests iterate the registry, so a registered panel is tested at once.
 
 pub mod attention;
+pub mod losses;
 
 /// Whether the current run supports the post's claim.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,7 +82,10 @@ pub trait Panel {
 
 /// Every panel of the lab, in tab order.
 pub fn registry() -> Vec<Box<dyn Panel>> {
-    vec![Box::new(attention::AttentionPanel::default())]
+    vec![
+        Box::new(attention::AttentionPanel::default()),
+        Box::new(losses::LossesPanel::default()),
+    ]
 }
 
 /// Draw one panel with the common layout: caption on top, controls left,
