@@ -5,7 +5,7 @@
 #![no_main]
 
 use cortex_m_rt::entry;
-use kexue_core::math;
+use kexue_core::{attention, loss, math};
 use semihosting::{println, process};
 
 /// One check: a name, the value computed on the target, the expected value
@@ -32,6 +32,48 @@ fn main() -> ! {
     all &= check("math::softmax ln Z", log_z, 4.440_189_698_561_196, 1e-12);
     all &= check("math::softmax p_4", probs[3], 0.643_914_259_887_972, 1e-12);
     all &= check("math::logsumexp", math::logsumexp(&SCORES), log_z, 0.0);
+
+    // attention: the post's a* for normal and cosine (d = 128) scores at n = 512,
+    // and G(a) of given scores (values from the desktop build and mpmath).
+    let a_normal = attention::ScoreDist::Normal
+        .a_star(512.0)
+        .unwrap_or(f64::NAN);
+    all &= check(
+        "attention a* normal n=512",
+        a_normal,
+        2.008_394_899_828_541,
+        1e-9,
+    );
+    let a_cos = attention::ScoreDist::cosine(128)
+        .and_then(|d| d.a_star(512.0))
+        .unwrap_or(f64::NAN);
+    all &= check(
+        "attention a* cosine d=128 n=512",
+        a_cos,
+        24.213_642_893_421_184,
+        1e-7,
+    );
+    let g = attention::scale_objective(&SCORES, 1.0).unwrap_or(f64::NAN);
+    let sum_p2: f64 = probs.iter().map(|p| p * p).sum();
+    all &= check("attention G(1)", g, 1.0 - sum_p2, 1e-12);
+
+    // loss: cross-entropy and TaiLr in f32 with gradients into a static buffer.
+    let grad = cortex_m::singleton!(: [f32; 4] = [0.0; 4]).unwrap_or_else(|| process::exit(2));
+    let logits: [f32; 4] = [0.5, -1.0, 2.0, 0.0];
+    let ce = loss::cross_entropy_loss(&logits, 2, grad).unwrap_or(f64::NAN);
+    let lse = math::logsumexp_f32(&logits);
+    all &= check("loss cross-entropy", ce, lse - 2.0, 1e-6);
+    let grad_sum: f32 = grad.iter().sum();
+    all &= check("loss CE gradient sums to 0", f64::from(grad_sum), 0.0, 1e-6);
+    let tailr = loss::tailr_loss(&logits, 2, 0.0, grad).unwrap_or(f64::NAN);
+    all &= check("loss TaiLr(gamma=0) = CE", tailr, ce, 1e-9);
+    let bad = loss::cross_entropy_loss(&[f32::NAN, 0.0], 0, &mut grad[..2]).is_err();
+    all &= check(
+        "loss NaN logits give an error",
+        f64::from(u8::from(bad)),
+        1.0,
+        0.0,
+    );
 
     println!(
         "{}",
