@@ -6,6 +6,8 @@
 //! | module | post | what |
 //! | --- | --- | --- |
 //! | [`math`] | — | stable log-sum-exp, softmax, sigmoid (all math through `libm`) |
+//! | [`optim`] | 2023-03-07 | Tiger (exact to `tiger.py`), Lion, AdamW, SGD-momentum, LAMB; one state float, fp16 storage, NaN guard |
+//! | [`nn`] | — | tiny f32 MLP with manual backprop, including gradients with respect to the input |
 //!
 //! ## The embedded story
 //!
@@ -39,3 +41,5 @@
 extern crate std;
 
 pub mod math;
+pub mod nn;
+pub mod optim;
