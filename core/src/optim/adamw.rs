@@ -10,7 +10,7 @@
 //! Computed as `(m·c1/(√v·c2 + ε) + λθ)·η` with `c1 = 1/(1 − β1^n)` and
 //! `c2 = 1/√(1 − β2^n)` hoisted per step. With λ = 0 this is Adam (tested
 //! against a textbook Adam in the integration tests). Two state floats
-//! (interleaved `[m, v]`), three with accumulation.
+//! (`m` then `v`, planar), three with accumulation.
 
 use super::{Error, Optimizer, ParamKind, Schedule, StepInfo, check_range, scheduled_lr};
 

@@ -21,8 +21,7 @@
 //!   pass, storage conversion (f32 or fp16), the sum of squares for the next
 //!   step and the finiteness check of what it wrote.
 //! * The caller owns parameters, gradients and state, as flat slices; state is
-//!   interleaved per parameter (`[m, v]` pairs for AdamW), its length is
-//!   `n × STATE_FLOATS`. [`Optimizer::STATE_FLOATS`] and
+//!   planar (AdamW: all `m`, then all `v`), its length is `n × STATE_FLOATS`. [`Optimizer::STATE_FLOATS`] and
 //!   [`Optimizer::STATE_FLOATS_ACCUMULATING`] make memory a visible fact.
 //! * [`train`] is the one generic training driver (micro-steps, accumulation,
 //!   NaN injection, fp16 storage); [`tasks`] holds the 2-D test functions and
@@ -215,7 +214,8 @@ mod sealed {
     pub trait Sealed {}
     impl Sealed for f32 {}
     impl Sealed for half::f16 {}
-    impl<const N: usize> Sealed for [f32; N] {}
+    impl Sealed for [f32; 1] {}
+    impl Sealed for [f32; 2] {}
 }
 
 /// How parameters and state are stored: `f32`, or IEEE binary16
@@ -247,42 +247,43 @@ impl Storage for f32 {
     }
 }
 
-/// The per-parameter state of an optimiser, as `f32` values while computing:
-/// `[f32; N]` with `N` state floats, stored as `[P; N]`.
+/// The per-parameter state of an optimiser while computing: `[f32; N]`,
+/// `N` = 1 or 2 state floats. In memory the state is **planar** (slot-major):
+/// a flat slice of `N·n` values, slot 0 of every parameter, then slot 1 (like
+/// PyTorch's separate `exp_avg` and `exp_avg_sq` tensors), so every slot is a
+/// contiguous stream and element loops vectorise.
 pub trait Slots: Copy + sealed::Sealed {
     /// Number of state floats per parameter.
     const LEN: usize;
-    /// The stored form.
-    type Stored<P: Storage>: Copy;
-    /// View a flat state slice (length a multiple of [`Slots::LEN`]) as
-    /// per-parameter groups; a trailing partial group is left out.
-    fn view_mut<P: Storage>(flat: &mut [P]) -> &mut [Self::Stored<P>];
-    /// Widen.
-    fn load<P: Storage>(stored: &Self::Stored<P>) -> Self;
-    /// Round for storage.
-    fn store<P: Storage>(self) -> Self::Stored<P>;
-    /// Whether every stored value is finite.
-    fn stored_finite<P: Storage>(stored: &Self::Stored<P>) -> bool;
+    /// From the values of slot 0 and slot 1 (ignored when `LEN` = 1).
+    fn from_pair(a: f32, b: f32) -> Self;
+    /// To the values of slot 0 and slot 1 (0 when `LEN` = 1).
+    fn to_pair(self) -> (f32, f32);
 }
 
-impl<const N: usize> Slots for [f32; N] {
-    const LEN: usize = N;
-    type Stored<P: Storage> = [P; N];
+impl Slots for [f32; 1] {
+    const LEN: usize = 1;
     #[inline(always)]
-    fn view_mut<P: Storage>(flat: &mut [P]) -> &mut [[P; N]] {
-        flat.as_chunks_mut::<N>().0
+    fn from_pair(a: f32, _b: f32) -> Self {
+        [a]
     }
     #[inline(always)]
-    fn load<P: Storage>(stored: &[P; N]) -> Self {
-        stored.map(Storage::load)
+    fn to_pair(self) -> (f32, f32) {
+        let [a] = self;
+        (a, 0.0)
+    }
+}
+
+impl Slots for [f32; 2] {
+    const LEN: usize = 2;
+    #[inline(always)]
+    fn from_pair(a: f32, b: f32) -> Self {
+        [a, b]
     }
     #[inline(always)]
-    fn store<P: Storage>(self) -> [P; N] {
-        self.map(P::store)
-    }
-    #[inline(always)]
-    fn stored_finite<P: Storage>(stored: &[P; N]) -> bool {
-        stored.iter().fold(true, |ok, s| ok & s.load().is_finite())
+    fn to_pair(self) -> (f32, f32) {
+        let [a, b] = self;
+        (a, b)
     }
 }
 
@@ -434,7 +435,7 @@ pub struct TensorMut<'a, P: Storage> {
     pub kind: ParamKind,
     /// Parameters θ (`n` values).
     pub theta: &'a mut [P],
-    /// State, `n × STATE_FLOATS` values, interleaved per parameter.
+    /// State, `n × STATE_FLOATS` values, planar (all of slot 0, then slot 1).
     pub state: &'a mut [P],
 }
 
@@ -549,20 +550,25 @@ pub trait Optimizer {
     }
 }
 
-/// `sign(x)` as `tf.sign`: ±1, with `sign(±0) = ±0` and `sign(NaN) = NaN`.
-/// Branch-free (two selects), so element loops vectorise.
+/// `sign(x)` as `tf.sign` on finite input: ±1, and `sign(±0) = 0`.
+///
+/// Branch-free bit arithmetic (`copysign(1, x)` masked by `x ≠ 0`: four
+/// SIMD operations), so element loops vectorise. A NaN gives ±1 rather than
+/// NaN; the kernel reports a NaN state anyway ([`Error::NonFiniteResult`]).
 ///
 /// ```
 /// use kexue_core::optim::sign0;
 /// assert_eq!(sign0(-3.0), -1.0);
+/// assert_eq!(sign0(1e-40), 1.0);
 /// assert_eq!(sign0(0.0), 0.0);
-/// assert!(sign0(f32::NAN).is_nan());
+/// assert_eq!(sign0(-0.0), 0.0);
 /// ```
 #[inline(always)]
 #[must_use]
 pub fn sign0(x: f32) -> f32 {
-    let s = if x > 0.0 { 1.0 } else { x };
-    if x < 0.0 { -1.0 } else { s }
+    const SIGN: u32 = 0x8000_0000;
+    let nonzero = if x != 0.0 { u32::MAX } else { 0 };
+    f32::from_bits(((x.to_bits() & SIGN) | 1.0f32.to_bits()) & nonzero)
 }
 
 /// Validate a hyperparameter: finite and in `[lo, hi]`.

@@ -354,8 +354,8 @@ impl Task for Task2d {
     }
 }
 
-/// Two interleaved spirals of `points.len() / 2` points each, ≈ 1.75 turns,
-/// radius 0.1 → 1, with N(0, noise²) jitter: even indices class 0, odd
+/// Two interleaved spirals of `points.len() / 2` points each, ≈ 1.05 turns
+/// (6.6 rad), radius 0.3 → 3, with N(0, noise²) jitter: even indices class 0, odd
 /// indices class 1 (the point reflected through the origin).
 ///
 /// The rotation between consecutive points is the rational unit vector
@@ -392,7 +392,7 @@ pub fn two_spirals<R: Rng + ?Sized>(
         return Err(Error::InvalidHyperparameter { name: "noise" });
     }
     // tan(a) by its Taylor series, a = half the angle step (≤ 0.69 rad).
-    let a = 5.5 / per_class as f64;
+    let a = 3.3 / per_class as f64;
     let t = a + a * a * a / 3.0 + 2.0 * libm_pow5(a) / 15.0 + 17.0 * libm_pow5(a) * a * a / 315.0;
     let (c, s) = ((1.0 - t * t) / (1.0 + t * t), 2.0 * t / (1.0 + t * t));
     let (mut ux, mut uy) = (1.0f64, 0.0f64);
@@ -401,7 +401,7 @@ pub fn two_spirals<R: Rng + ?Sized>(
         .zip(labels.chunks_exact_mut(2))
         .enumerate()
     {
-        let r = 0.1 + 0.9 * i as f64 / (per_class - 1) as f64;
+        let r = 0.3 + 2.7 * i as f64 / (per_class - 1) as f64;
         let (x, y) = (r * ux, r * uy);
         if let ([p0, p1], [l0, l1]) = (pair, lab) {
             let j0: f64 = rng.sample(StandardNormal);
@@ -706,8 +706,8 @@ mod tests {
         assert!(two_spirals(0.0, &mut rng, &mut p, &mut y).is_err()); // label length
         let mut y = [0.0f32; 16];
         two_spirals(0.0, &mut rng, &mut p, &mut y).unwrap();
-        // Radius grows from 0.1 to 1.
+        // Radius grows from 0.3 to 3.
         let r = |q: [f32; 2]| libm::sqrtf(q[0] * q[0] + q[1] * q[1]);
-        assert!((r(p[0]) - 0.1).abs() < 1e-6 && (r(p[14]) - 1.0).abs() < 1e-5);
+        assert!((r(p[0]) - 0.3).abs() < 1e-6 && (r(p[14]) - 3.0).abs() < 1e-5);
     }
 }

@@ -171,7 +171,8 @@ pub struct StepRecord<'a> {
 pub struct RunSummary {
     /// Updates completed.
     pub updates: u32,
-    /// Full noise-free loss at the end (NaN after divergence).
+    /// Full noise-free loss at the end; NaN after divergence (a framework
+    /// without checks would carry the NaN on).
     pub final_loss: f32,
     /// Micro-steps with a non-finite gradient.
     pub nan_micro_steps: u32,
@@ -473,6 +474,10 @@ where
             break;
         }
     }
-    summary.final_loss = task.loss(work)?;
+    summary.final_loss = if summary.diverged_at.is_some() {
+        f32::NAN
+    } else {
+        task.loss(work)?
+    };
     Ok(summary)
 }

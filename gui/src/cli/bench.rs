@@ -10,11 +10,27 @@ use super::CliResult;
 
 /// What to benchmark.
 #[derive(Debug, Subcommand)]
-pub enum BenchCommand {}
+pub enum BenchCommand {
+    /// One optimiser step per kernel on one f32 matrix: `name ns_per_param_step`
+    /// (median) for copy (reads θ, g, m, writes θ, m), tiger, lion, adamw, sgdm, lamb.
+    Optim {
+        /// Parameters.
+        #[arg(long, default_value_t = 10_000_000)]
+        params: usize,
+        /// Timed repetitions per kernel (after 2 warm-up steps).
+        #[arg(long, default_value_t = 11)]
+        reps: usize,
+        /// Include the gradient NaN scan (`Gradient::new`) in every optimiser step.
+        #[arg(long)]
+        scan: bool,
+    },
+}
 
 /// Run one benchmark.
 pub fn run(command: BenchCommand) -> CliResult {
-    match command {}
+    match command {
+        BenchCommand::Optim { params, reps, scan } => super::optim::bench(params, reps, scan),
+    }
 }
 
 /// Time `f` `reps` times after `warmup` untimed calls; return the median.

@@ -17,6 +17,7 @@ pub struct Cli {
 }
 
 pub mod bench;
+pub mod optim;
 
 /// The headless subcommands.
 #[derive(Debug, Subcommand)]
@@ -24,6 +25,8 @@ pub enum Command {
     /// Benchmarks (medians of repeated runs after a warm-up; single thread).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Tiger, Lion, AdamW, SGDM, LAMB on a task; fp16, NaN and accumulation experiments.
+    Optim(optim::OptimArgs),
 }
 
 /// The result of a subcommand.
@@ -33,6 +36,7 @@ pub type CliResult = Result<(), Box<dyn std::error::Error>>;
 pub fn run_command(command: Command) -> CliResult {
     match command {
         Command::Bench(bench) => bench::run(bench),
+        Command::Optim(args) => optim::run(args),
     }
 }
 
