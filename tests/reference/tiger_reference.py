@@ -185,12 +185,12 @@ def main():
     print("// Regenerate: python3 tests/reference/tiger_reference.py > tests/data/optim/tiger_golden.rs")
     print("// f32 values as IEEE bit patterns.")
     print()
-    print("pub const CASES: &[GoldenCase] = &[")
+    print("const CASES: &[GoldenCase] = &[")
     for c in cases:
         print(c)
     print("];")
     print()
-    print("pub const SCHEDULES: &[GoldenSchedule] = &[")
+    print("const SCHEDULES: &[GoldenSchedule] = &[")
     for sched, from_zero in schedules:
         pts = ", ".join("(%d, %r)" % (k_, float(v)) for k_, v in sorted(sched.items()))
         vals = ", ".join("(%d, 0x%08x)" % (t, np.array([schedule_value(t, sched, from_zero)], dtype=F32).view(np.uint32)[0]) for t in times)

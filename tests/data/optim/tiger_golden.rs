@@ -2,7 +2,7 @@
 // Regenerate: python3 tests/reference/tiger_reference.py > tests/data/optim/tiger_golden.rs
 // f32 values as IEEE bit patterns.
 
-pub const CASES: &[GoldenCase] = &[
+const CASES: &[GoldenCase] = &[
     GoldenCase {
         name: "matrix_k1_schedule",
         kind: ParamKind::Matrix,
@@ -117,7 +117,7 @@ pub const CASES: &[GoldenCase] = &[
     },
 ];
 
-pub const SCHEDULES: &[GoldenSchedule] = &[
+const SCHEDULES: &[GoldenSchedule] = &[
     GoldenSchedule {
         points: &[(1000, 1.0), (2000, 0.1)],
         from_zero: true,
