@@ -12,14 +12,16 @@
 //! matrix: `|θ| ≳ 2·RMS(θ)`); the experiment reports both.
 //!
 //! ```
-//! use half::f16;
-//! use kexue_core::optim::{fp16, Storage};
+//! use kexue_core::optim::fp16::{self, f16};
+//! use kexue_core::optim::Storage;
 //! assert_eq!(f16::store(1.0 + 1e-4).load(), 1.0); // lost: below ulp(1)/2 = 2^-11
 //! assert_ne!(f16::store(1.0 - 1e-3).load(), 1.0); // kept
 //! assert!(fp16::survives(1.0, 1e-3) && !fp16::survives(1.0, 1e-4));
 //! ```
 
-use half::f16;
+/// IEEE binary16, re-exported from the `half` crate so callers need no
+/// direct dependency.
+pub use half::f16;
 
 use super::Storage;
 
@@ -56,7 +58,7 @@ pub fn survives(theta: f32, delta: f32) -> bool {
 /// ```
 /// let mut g = [1.0f32 / 3.0, 1e-9, 1e6];
 /// kexue_core::optim::fp16::round_in_place(&mut g);
-/// assert_eq!(g[0], half::f16::from_f32(1.0 / 3.0).to_f32());
+/// assert_eq!(g[0], kexue_core::optim::fp16::f16::from_f32(1.0 / 3.0).to_f32());
 /// assert_eq!(g[1], 0.0); // underflow
 /// assert!(g[2].is_infinite());
 /// ```
