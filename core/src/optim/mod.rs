@@ -385,6 +385,19 @@ impl<'a> Gradient<'a> {
     /// finiteness while writing it), so the step does not read it twice. If
     /// the claim `non_finite == false` is wrong, the NaN reaches θ or the
     /// state and the step returns [`Error::NonFiniteResult`].
+    ///
+    /// ```
+    /// use kexue_core::optim::{Error, Gradient, Optimizer, ParamKind, StepInfo, StepOptions, TensorMut, Tiger, TigerConfig};
+    /// let g = [f32::NAN];
+    /// assert!(Gradient::with_status(&g, true).values()[0].is_nan());
+    /// // A false claim is caught after the update, never returned as Ok.
+    /// let t = Tiger::new(TigerConfig::default()).unwrap();
+    /// let (mut th, mut m) = ([1.0f32], [0.0f32]);
+    /// let r = t.step_tensor(&t.step(StepInfo::single(0)),
+    ///     TensorMut { kind: ParamKind::Bias, theta: &mut th, state: &mut m },
+    ///     Gradient::with_status(&g, false), StepOptions::default());
+    /// assert_eq!(r, Err(Error::NonFiniteResult));
+    /// ```
     #[must_use]
     pub fn with_status(values: &'a [f32], non_finite: bool) -> Self {
         Self { values, non_finite }

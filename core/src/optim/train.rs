@@ -223,7 +223,10 @@ struct Tally {
 
 /// One step of every tensor. `claim_finite` passes the gradient as finite
 /// without scanning (for [`NanPolicy::Propagate`]).
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "private helper of the driver; bundling would only rename the same ten values"
+)]
 fn step_all<O: Optimizer, P: Storage>(
     opt: &O,
     info: StepInfo,
@@ -382,7 +385,7 @@ where
             }
             let bad = any_non_finite(grad);
             if bad {
-                summary.nan_micro_steps += 1;
+                summary.nan_micro_steps = summary.nan_micro_steps.saturating_add(1);
                 cycle_nan = true;
             }
             let propagate = bad && !guarded && config.policy == NanPolicy::Propagate;
@@ -448,7 +451,7 @@ where
                 Err(e) => return Err(e),
             }
             if tally.guarded {
-                summary.guarded_steps += 1;
+                summary.guarded_steps = summary.guarded_steps.saturating_add(1);
                 tally.guarded = false;
             }
             for (w, t) in work.iter_mut().zip(theta.iter()) {
@@ -456,10 +459,10 @@ where
             }
         }
         if skipped {
-            summary.skipped_updates += 1;
+            summary.skipped_updates = summary.skipped_updates.saturating_add(1);
         }
-        summary.moved += tally.moved;
-        summary.lost += tally.lost;
+        summary.moved = summary.moved.saturating_add(tally.moved);
+        summary.lost = summary.lost.saturating_add(tally.lost);
         summary.updates = u + 1;
         let record = StepRecord {
             update: u,
