@@ -132,3 +132,127 @@ fn network_job_can_be_cancelled() {
         p.net_runs.len() < p.selected().len() || p.net_runs.iter().any(|r| r.summary.cancelled)
     );
 }
+
+/// The CLI: `kexue-lab optim` and `kexue-lab bench optim` print stable,
+/// whitespace-separated records; errors go to stderr with a non-zero exit.
+mod cli {
+    use std::process::Command;
+
+    fn kexue_lab(args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_kexue-lab"))
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn lines(out: &std::process::Output) -> Vec<Vec<String>> {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.split_whitespace().map(str::to_string).collect())
+            .collect()
+    }
+
+    #[test]
+    fn optim_prints_name_final_loss_state_floats() {
+        let out = kexue_lab(&[
+            "optim",
+            "--task",
+            "rosenbrock",
+            "--optimizers",
+            "tiger,lion,adamw",
+            "--steps",
+            "50",
+            "--seed",
+            "1",
+        ]);
+        assert!(out.status.success());
+        let rows = lines(&out);
+        let names: Vec<_> = rows.iter().map(|r| r[0].as_str()).collect();
+        assert_eq!(names, ["tiger", "lion", "adamw"]);
+        for r in &rows {
+            assert_eq!(r.len(), 3);
+            assert!(r[1].parse::<f64>().unwrap().is_finite());
+        }
+        let floats: Vec<_> = rows.iter().map(|r| r[2].as_str()).collect();
+        assert_eq!(floats, ["1", "1", "2"]);
+        // With accumulation: Tiger still 1, Lion 2, AdamW 3.
+        let out = kexue_lab(&[
+            "optim",
+            "--task",
+            "quadratic",
+            "--optimizers",
+            "tiger,lion,adamw",
+            "--steps",
+            "20",
+            "--accum",
+            "4",
+        ]);
+        let floats: Vec<_> = lines(&out).into_iter().map(|r| r[2].clone()).collect();
+        assert_eq!(floats, ["1", "2", "3"]);
+    }
+
+    #[test]
+    fn optim_experiments_have_their_columns() {
+        let out = kexue_lab(&[
+            "optim",
+            "--task",
+            "noisy",
+            "--optimizers",
+            "tiger,adamw",
+            "--experiment",
+            "fp16",
+            "--steps",
+            "30",
+        ]);
+        assert!(out.status.success());
+        let rows = lines(&out);
+        assert_eq!(rows.len(), 4);
+        assert!(rows.iter().all(|r| r.len() == 7));
+        assert_eq!((rows[1][0].as_str(), rows[1][1].as_str()), ("tiger", "f16"));
+        let out = kexue_lab(&[
+            "optim",
+            "--task",
+            "noisy",
+            "--optimizers",
+            "tiger,adamw",
+            "--experiment",
+            "nan",
+            "--steps",
+            "30",
+            "--nan-probability",
+            "0.5",
+        ]);
+        let rows = lines(&out);
+        let policies: Vec<_> = rows.iter().map(|r| r[1].as_str()).collect();
+        assert_eq!(policies, ["guard", "skip", "propagate"]);
+        assert!(rows.iter().all(|r| r.len() == 7));
+    }
+
+    #[test]
+    fn bench_optim_prints_one_line_per_kernel() {
+        let out = kexue_lab(&["bench", "optim", "--params", "4096", "--reps", "3"]);
+        assert!(out.status.success());
+        let rows = lines(&out);
+        let names: Vec<_> = rows.iter().map(|r| r[0].as_str()).collect();
+        assert_eq!(names, ["copy", "tiger", "lion", "adamw", "sgdm", "lamb"]);
+        assert!(
+            rows.iter()
+                .all(|r| r.len() == 2 && r[1].parse::<f64>().unwrap() > 0.0)
+        );
+    }
+
+    #[test]
+    fn errors_go_to_stderr_with_a_failing_exit() {
+        for args in [
+            &["optim", "--task", "nope"][..],
+            &["optim", "--optimizers", "tiger,foo"],
+            &["optim", "--accum", "0"],
+            &["bench", "optim", "--params", "0"],
+        ] {
+            let out = kexue_lab(args);
+            assert!(!out.status.success(), "{args:?}");
+            assert!(out.stdout.is_empty(), "{args:?}");
+            assert!(!out.stderr.is_empty(), "{args:?}");
+        }
+    }
+}

@@ -26,6 +26,14 @@ pub enum Command {
     #[command(subcommand)]
     Bench(bench::BenchCommand),
     /// Tiger, Lion, AdamW, SGDM, LAMB on a task; fp16, NaN and accumulation experiments.
+    ///
+    /// Trains each optimiser on the task and prints one line per optimiser:
+    /// `name final_loss state_floats_per_param` (final_loss: the full, noise-free loss).
+    /// Tasks: rosenbrock, beale, quadratic (rotated, condition 50), noisy (quadratic with
+    /// N(0,1) gradient noise), mlp (two spirals, 2-32-32-1 tanh MLP). Optimisers: tiger,
+    /// lion, adamw, sgdm, lamb, tiger-blend. Learning rates default to the tuned values
+    /// (see --tune). With --experiment the columns change (listed under --experiment);
+    /// with --tune it prints `name lr final_loss` for each learning rate of the grid.
     Optim(optim::OptimArgs),
 }
 

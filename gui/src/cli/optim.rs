@@ -53,17 +53,6 @@ pub enum PrecisionArg {
 
 /// Arguments of `kexue-lab optim`.
 #[derive(Debug, Args)]
-#[command(
-    about = "Tiger/Lion/AdamW/SGDM/LAMB on a task (post of 2023-03-07)",
-    long_about = "Train each optimiser on a task and print one line per optimiser:\n\
-                  `name final_loss state_floats_per_param` (final_loss: full, noise-free loss).\n\
-                  Tasks: rosenbrock, beale, quadratic (rotated, condition 50), noisy (quadratic with\n\
-                  N(0,1) gradient noise), mlp (two-spirals, 2-32-32-1 tanh MLP).\n\
-                  Optimisers: tiger, lion, adamw, sgdm, lamb, tiger-blend. Learning rates default to the\n\
-                  tuned values (see --tune).\n\
-                  With --experiment the columns change (see --experiment's values); with --tune it prints\n\
-                  `name lr final_loss` for each learning rate of the grid."
-)]
 pub struct OptimArgs {
     /// Task: rosenbrock, beale, quadratic, noisy or mlp.
     #[arg(long, default_value = "rosenbrock")]
