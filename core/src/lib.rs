@@ -8,6 +8,8 @@
 //! | [`math`] | — | stable log-sum-exp, softmax, sigmoid (all math through `libm`) |
 //! | [`attention`] | 2023-10-22 | the attention scale that maximises the softmax gradient: exact `G(a)`, the post's `a*` for normal and cosine scores (any `d`), the fitted laws, Monte Carlo, causal decoder |
 //! | [`loss`] | 2023-03-14 (TaiLr), 2023-10-13 (EMO) | CE, TaiLr, EMO (+ soft-label bound, + CE mixture), 1 − p_t with gradients wrt logits; calibration metrics; the label-noise experiment |
+//! | [`optim`] | 2023-03-07 | Tiger (exact to `tiger.py`), Lion, AdamW, SGD-momentum, LAMB; one state float, fp16 storage, NaN guard |
+//! | [`nn`] | — | tiny f32 MLP with manual backprop, including gradients with respect to the input |
 //!
 //! ## The embedded story
 //!
@@ -43,3 +45,5 @@ extern crate std;
 pub mod attention;
 pub mod loss;
 pub mod math;
+pub mod nn;
+pub mod optim;

@@ -16,6 +16,19 @@ pub enum BenchCommand {
     Attention(super::attention::AttentionBenchArgs),
     /// One loss evaluation at n = 32768 classes, d = 256: CE, TaiLr, EMO and the bare product.
     Losses(super::losses::BenchArgs),
+    /// One optimiser step per kernel on one f32 matrix: `name ns_per_param_step`
+    /// (median) for copy (reads θ, g, m, writes θ, m), tiger, lion, adamw, sgdm, lamb.
+    Optim {
+        /// Parameters.
+        #[arg(long, default_value_t = 10_000_000)]
+        params: usize,
+        /// Timed repetitions per kernel (after 2 warm-up steps).
+        #[arg(long, default_value_t = 11)]
+        reps: usize,
+        /// Include the gradient NaN scan (`Gradient::new`) in every optimiser step.
+        #[arg(long)]
+        scan: bool,
+    },
 }
 
 /// Run one benchmark.
@@ -23,6 +36,7 @@ pub fn run(command: BenchCommand) -> CliResult {
     match command {
         BenchCommand::Attention(args) => super::attention::bench(args),
         BenchCommand::Losses(args) => super::losses::bench(&args),
+        BenchCommand::Optim { params, reps, scan } => super::optim::bench(params, reps, scan),
     }
 }
 

@@ -19,6 +19,7 @@ pub struct Cli {
 pub mod attention;
 pub mod bench;
 pub mod losses;
+pub mod optim;
 
 /// The headless subcommands.
 #[derive(Debug, Subcommand)]
@@ -31,6 +32,16 @@ pub enum Command {
     AttentionScale(attention::AttentionScaleArgs),
     /// TaiLr and EMO vs cross-entropy under label noise (posts of 2023-03-14 and 2023-10-13).
     Losses(losses::LossesArgs),
+    /// Tiger, Lion, AdamW, SGDM, LAMB on a task; fp16, NaN and accumulation experiments.
+    ///
+    /// Trains each optimiser on the task and prints one line per optimiser:
+    /// `name final_loss state_floats_per_param` (final_loss: the full, noise-free loss).
+    /// Tasks: rosenbrock, beale, quadratic (rotated, condition 50), noisy (quadratic with
+    /// N(0,1) gradient noise), mlp (two spirals, 2-32-32-1 tanh MLP). Optimisers: tiger,
+    /// lion, adamw, sgdm, lamb, tiger-blend. Learning rates default to the tuned values
+    /// (see --tune). With --experiment the columns change (listed under --experiment);
+    /// with --tune it prints `name lr final_loss` for each learning rate of the grid.
+    Optim(optim::OptimArgs),
 }
 
 /// The result of a subcommand.
@@ -42,6 +53,7 @@ pub fn run_command(command: Command) -> CliResult {
         Command::Bench(bench) => bench::run(bench),
         Command::AttentionScale(args) => attention::run(args),
         Command::Losses(args) => losses::run(&args),
+        Command::Optim(args) => optim::run(args),
     }
 }
 
