@@ -5,6 +5,9 @@
 #![no_main]
 
 use cortex_m_rt::entry;
+use kexue_core::optim::{
+    Gradient, Optimizer, ParamKind, StepInfo, StepOptions, TensorMut, Tiger, TigerConfig,
+};
 use kexue_core::{attention, loss, math};
 use semihosting::{println, process};
 
@@ -73,6 +76,61 @@ fn main() -> ! {
         f64::from(u8::from(bad)),
         1.0,
         0.0,
+    );
+
+    // optim: two Tiger steps on a bias tensor in static buffers (one state float
+    // per parameter); the second gradient holds a NaN, so the guard keeps m and
+    // shrinks θ towards 0 by s = 0.99.
+    let theta = cortex_m::singleton!(: [f32; 2] = [1.0, -1.0]).unwrap_or_else(|| process::exit(2));
+    let m = cortex_m::singleton!(: [f32; 2] = [0.0; 2]).unwrap_or_else(|| process::exit(2));
+    let config = TigerConfig {
+        lr: 0.1,
+        weight_decay: 0.0,
+        ..Default::default()
+    };
+    let stepped = Tiger::new(config).and_then(|tiger| {
+        let step = tiger.step(StepInfo::single(0));
+        let tensor = TensorMut {
+            kind: ParamKind::Bias,
+            theta: &mut theta[..],
+            state: &mut m[..],
+        };
+        tiger.step_tensor(
+            &step,
+            tensor,
+            Gradient::new(&[2.0, -3.0]),
+            StepOptions::default(),
+        )?;
+        let step = tiger.step(StepInfo::single(1));
+        let tensor = TensorMut {
+            kind: ParamKind::Bias,
+            theta: &mut theta[..],
+            state: &mut m[..],
+        };
+        tiger.step_tensor(
+            &step,
+            tensor,
+            Gradient::new(&[f32::NAN, 1.0]),
+            StepOptions::default(),
+        )
+    });
+    all &= check(
+        "optim Tiger steps ok",
+        f64::from(u8::from(stepped.is_ok())),
+        1.0,
+        0.0,
+    );
+    all &= check(
+        "optim Tiger theta[0]",
+        f64::from(theta[0]),
+        0.95 * 0.99,
+        1e-6,
+    );
+    all &= check(
+        "optim Tiger m kept on NaN",
+        f64::from(m[1]),
+        -0.035 * 3.0,
+        1e-6,
     );
 
     println!(
