@@ -6,6 +6,7 @@
 //! | module | post | what |
 //! | --- | --- | --- |
 //! | [`math`] | — | stable log-sum-exp, softmax, sigmoid (all math through `libm`) |
+//! | [`tokenizer`] | 2023-09-16, 2023-10-16 | Unigram tokenizer: zero-copy vocabulary blob, BytePiece-exact Viterbi decoding, perfect and legacy Viterbi sampling, k-best, exact enumeration / marginals / entropy |
 //!
 //! ## The embedded story
 //!
@@ -21,6 +22,7 @@
 //! | feature | embedded-safe | what it adds |
 //! | --- | --- | --- |
 //! | `std` | no | std-side helpers (file loading, model compilation), in files of their own |
+//! | `std` | no | `tokenizer::compile` (BytePiece JSON → blob, blob files; deps `serde_json`, `base64`) and `tokenizer::text` (NFC with a fast path, chunking, line modes; dep `unicode-normalization`) |
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -39,3 +41,4 @@
 extern crate std;
 
 pub mod math;
+pub mod tokenizer;
