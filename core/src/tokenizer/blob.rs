@@ -39,7 +39,10 @@ pub(crate) const BASE_SHIFT: u32 = 10;
 pub(crate) const MAX_UNITS: usize = 1 << 22;
 pub(crate) const MAX_IDS: usize = 1 << 16;
 /// Units 256..512: the empty block leaves point to.
-#[cfg_attr(not(feature = "std"), expect(dead_code, reason = "used by the std-side compiler"))]
+#[cfg_attr(
+    not(feature = "std"),
+    expect(dead_code, reason = "used by the std-side compiler")
+)]
 pub(crate) const DEAD_BASE: u32 = 256;
 
 /// 64-bit FNV-1a over 8-byte little-endian words (the blob checksum).

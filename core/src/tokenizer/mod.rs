@@ -49,9 +49,9 @@
 
 mod blob;
 mod decode;
-// pub mod exact;
-// pub mod nbest;
-// mod sample;
+pub mod exact;
+pub mod nbest;
+mod sample;
 
 #[cfg(feature = "std")]
 pub mod compile;
@@ -60,7 +60,9 @@ pub mod text;
 
 pub use blob::{BLOB_MAGIC, BLOB_VERSION, PrefixMatch, PrefixMatches, Vocab};
 pub use decode::{Scratch, viterbi_decode};
-// pub use sample::{SamplingMode, SamplingTable, viterbi_sample, viterbi_sample_legacy, viterbi_sample_log};
+pub use sample::{
+    SamplingMode, SamplingTable, viterbi_sample, viterbi_sample_legacy, viterbi_sample_log,
+};
 
 /// One token of a segmentation: the piece id and its byte range `start..end` in
 /// the input.
@@ -137,6 +139,11 @@ pub enum Error {
     TableMismatch,
     /// An argument is out of its documented range.
     InvalidArgument(&'static str),
+    /// Exact enumeration found more segmentations than the caller's limit.
+    TooManySegmentations {
+        /// The limit.
+        limit: usize,
+    },
 }
 
 impl core::fmt::Display for Error {
@@ -158,6 +165,12 @@ impl core::fmt::Display for Error {
             Self::InvalidAlpha(why) => write!(f, "invalid alpha: {why}"),
             Self::TableMismatch => write!(f, "sampling table does not belong to this vocabulary"),
             Self::InvalidArgument(why) => write!(f, "invalid argument: {why}"),
+            Self::TooManySegmentations { limit } => {
+                write!(
+                    f,
+                    "more than {limit} segmentations (input too long to enumerate)"
+                )
+            }
         }
     }
 }

@@ -10,11 +10,16 @@ use super::CliResult;
 
 /// What to benchmark.
 #[derive(Debug, Subcommand)]
-pub enum BenchCommand {}
+pub enum BenchCommand {
+    /// Tokenizer throughput on a text file (last line `mb_per_s X tokens Y`).
+    Tokenize(super::tokenize::BenchTokenizeArgs),
+}
 
 /// Run one benchmark.
 pub fn run(command: BenchCommand) -> CliResult {
-    match command {}
+    match command {
+        BenchCommand::Tokenize(args) => super::tokenize::bench_tokenize(&args),
+    }
 }
 
 /// Time `f` `reps` times after `warmup` untimed calls; return the median.

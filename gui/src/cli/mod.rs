@@ -17,6 +17,7 @@ pub struct Cli {
 }
 
 pub mod bench;
+pub mod tokenize;
 
 /// The headless subcommands.
 #[derive(Debug, Subcommand)]
@@ -24,6 +25,12 @@ pub enum Command {
     /// Benchmarks (medians of repeated runs after a warm-up; single thread).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Tokenise stdin with a BytePiece Unigram model (one output line per input line).
+    Tokenize(tokenize::TokenizeArgs),
+    /// Compile a BytePiece `.model` JSON into a vocabulary blob (prints its size).
+    CompileModel(tokenize::CompileModelArgs),
+    /// Every segmentation of a short text with its exact probability.
+    Segmentations(tokenize::SegmentationsArgs),
 }
 
 /// The result of a subcommand.
@@ -33,6 +40,9 @@ pub type CliResult = Result<(), Box<dyn std::error::Error>>;
 pub fn run_command(command: Command) -> CliResult {
     match command {
         Command::Bench(bench) => bench::run(bench),
+        Command::Tokenize(args) => tokenize::run_tokenize(&args),
+        Command::CompileModel(args) => tokenize::run_compile_model(&args),
+        Command::Segmentations(args) => tokenize::run_segmentations(&args),
     }
 }
 
