@@ -13,9 +13,8 @@
 //! | 28 | 4 | reserved, 0 |
 //! | 32 | 8 | checksum: 64-bit FNV-1a over the body's 8-byte words |
 //! | 40 | 24 | reserved, 0 |
-//! | 64 | 4·U | units (`u32`) |
-//! | 64 + 4U | 2·U | piece id per unit (`u16`, 0 = not a piece) |
-//! | 64 + 6U | 8·I | score per id (`f64`; `−∞` for ids that are not pieces) |
+//! | 64 | 6·U | unit records: the unit (`u32`) then its piece id (`u16`, 0 = not a piece) |
+//! | 64 + 6U | 8·I | score per id (`f64`; `−∞` for id 0 and ids that are not pieces) |
 //!
 //! The trie is an XOR double array (as in darts-clone): the child of unit `n`
 //! by byte `c` is unit `base(n) ^ c`, which is that child iff its low 9 bits
@@ -23,7 +22,8 @@
 //! terminal << 9 | base << 10`. Unit 0 is the root (its occupied flag is clear,
 //! so it is nobody's child); units 256–511 form an always-empty block that
 //! leaves point to. Every base is distinct among units with children, so the
-//! label check identifies the parent.
+//! label check identifies the parent. A unit and its id share one 6-byte record
+//! so that a trie step touches one cache line.
 
 use super::Error;
 
@@ -81,8 +81,7 @@ fn read_u64(bytes: &[u8], at: usize) -> u64 {
 #[derive(Debug, Clone, Copy)]
 pub struct Vocab<'a> {
     blob: &'a [u8],
-    units: &'a [[u8; 4]],
-    ids: &'a [[u8; 2]],
+    units: &'a [[u8; 6]],
     scores: &'a [[u8; 8]],
     n_pieces: usize,
     max_piece_len: usize,
@@ -177,8 +176,7 @@ impl<'a> Vocab<'a> {
             return Err(Error::CorruptBlob("longest piece out of range"));
         }
         // Cannot overflow: n_units ≤ 2^22, n_ids ≤ 2^16.
-        let units_end = HEADER_BYTES + 4 * n_units;
-        let ids_end = units_end + 2 * n_units;
+        let ids_end = HEADER_BYTES + 6 * n_units;
         let needed = ids_end + 8 * n_ids;
         if blob.len() < needed {
             return Err(Error::Truncated {
@@ -194,22 +192,20 @@ impl<'a> Vocab<'a> {
             return Err(Error::ChecksumMismatch);
         }
         let units = blob
-            .get(HEADER_BYTES..units_end)
+            .get(HEADER_BYTES..ids_end)
             .unwrap_or_default()
-            .as_chunks::<4>()
-            .0;
-        let ids = blob
-            .get(units_end..ids_end)
-            .unwrap_or_default()
-            .as_chunks::<2>()
+            .as_chunks::<6>()
             .0;
         let scores = blob
             .get(ids_end..needed)
             .unwrap_or_default()
             .as_chunks::<8>()
             .0;
-        if units.len() != n_units || ids.len() != n_units || scores.len() != n_ids {
+        if units.len() != n_units || scores.len() != n_ids {
             return Err(Error::CorruptBlob("section sizes"));
+        }
+        if scores.first().map(|s| f64::from_le_bytes(*s)) != Some(f64::NEG_INFINITY) {
+            return Err(Error::CorruptBlob("id 0 (no piece) must score −∞"));
         }
         // Scores: finite and ≤ 0 (log-probabilities), or −∞ for unused ids.
         for s in scores {
@@ -220,9 +216,9 @@ impl<'a> Vocab<'a> {
         }
         let mut terminals = 0usize;
         let (mut min_score, mut max_score) = (f64::INFINITY, f64::NEG_INFINITY);
-        for (i, (u, id)) in units.iter().zip(ids).enumerate() {
-            let u = u32::from_le_bytes(*u);
-            let id = u16::from_le_bytes(*id) as usize;
+        for (i, rec) in units.iter().enumerate() {
+            let u = u32::from_le_bytes([rec[0], rec[1], rec[2], rec[3]]);
+            let id = u16::from_le_bytes([rec[4], rec[5]]) as usize;
             if (u >> BASE_SHIFT) as usize >= n_units {
                 return Err(Error::CorruptBlob("a base points outside the units"));
             }
@@ -250,7 +246,6 @@ impl<'a> Vocab<'a> {
         let vocab = Self {
             blob,
             units,
-            ids,
             scores,
             n_pieces,
             max_piece_len,
@@ -292,7 +287,7 @@ impl<'a> Vocab<'a> {
         self.max_piece_len
     }
 
-    /// Number of trie units (blob size is `64 + 6·units + 8·id_space` bytes).
+    /// Number of trie units (the blob has `64 + 6·units + 8·id_space` bytes).
     #[must_use]
     pub fn unit_count(&self) -> usize {
         self.units.len()
@@ -359,13 +354,17 @@ impl<'a> Vocab<'a> {
     /// Unit `idx` (0 — an empty unit — if out of range, which validation rules out).
     #[inline(always)]
     pub(crate) fn unit(&self, idx: usize) -> u32 {
-        self.units.get(idx).map_or(0, |u| u32::from_le_bytes(*u))
+        self.units
+            .get(idx)
+            .map_or(0, |u| u32::from_le_bytes([u[0], u[1], u[2], u[3]]))
     }
 
     /// Piece id stored at unit `idx`.
     #[inline(always)]
     pub(crate) fn id_at(&self, idx: usize) -> u16 {
-        self.ids.get(idx).map_or(0, |u| u16::from_le_bytes(*u))
+        self.units
+            .get(idx)
+            .map_or(0, |u| u16::from_le_bytes([u[4], u[5]]))
     }
 
     /// Score of id `id` (−∞ if out of range, which validation rules out).
@@ -374,6 +373,40 @@ impl<'a> Vocab<'a> {
         self.scores
             .get(id as usize)
             .map_or(f64::NEG_INFINITY, |s| f64::from_le_bytes(*s))
+    }
+
+    /// Walk the trie along `tail` and call `f(k, id)` for every step `k` that
+    /// matched a unit: `id` is the piece id of `tail[..=k]`, or 0 (whose score
+    /// is −∞, weight 0) when that prefix is not a piece. Branch-free callers
+    /// use this to avoid testing the terminal flag.
+    #[inline(always)]
+    pub(crate) fn walk_nodes(&self, tail: &[u8], mut f: impl FnMut(usize, u16)) {
+        let mut node = self.root();
+        for (k, &c) in tail.iter().enumerate() {
+            let idx = ((node >> BASE_SHIFT) ^ u32::from(c)) as usize;
+            let Some(rec) = self.units.get(idx) else {
+                return;
+            };
+            let unit = u32::from_le_bytes([rec[0], rec[1], rec[2], rec[3]]);
+            if unit & 0x1ff != OCCUPIED | u32::from(c) {
+                return;
+            }
+            f(k, u16::from_le_bytes([rec[4], rec[5]]));
+            node = unit;
+        }
+    }
+
+    /// One trie step from `node` by byte `c`: `(child unit, piece id)` when the
+    /// child exists (id 0 if that prefix is not a piece), else `(0, 0)`; an
+    /// empty unit 0 has no children, so a dead walk stays dead. Branch-free.
+    #[inline(always)]
+    pub(crate) fn step(&self, node: u32, c: u8) -> (u32, u16, bool) {
+        let idx = ((node >> BASE_SHIFT) ^ u32::from(c)) as usize;
+        let rec = self.units.get(idx).copied().unwrap_or([0; 6]);
+        let unit = u32::from_le_bytes([rec[0], rec[1], rec[2], rec[3]]);
+        let ok = unit & 0x1ff == OCCUPIED | u32::from(c);
+        let id = u16::from_le_bytes([rec[4], rec[5]]);
+        (if ok { unit } else { 0 }, if ok { id } else { 0 }, ok)
     }
 
     /// The root unit.

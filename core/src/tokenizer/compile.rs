@@ -260,10 +260,8 @@ pub fn compile_scored(pieces: &[(Vec<u8>, u32, f64)]) -> Result<Vec<u8>, Compile
     }
 
     let mut body = Vec::with_capacity(6 * n_units + 8 * n_ids);
-    for u in &units {
+    for (u, i) in units.iter().zip(&ids) {
         body.extend_from_slice(&u.to_le_bytes());
-    }
-    for i in &ids {
         body.extend_from_slice(&i.to_le_bytes());
     }
     for s in &scores {
