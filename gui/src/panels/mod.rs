@@ -6,6 +6,8 @@
 //! A new capability adds one file here and one line to [`registry`]; the GUI
 //! tests iterate the registry, so a registered panel is tested at once.
 
+pub mod tokenizer;
+
 /// Whether the current run supports the post's claim.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
@@ -79,7 +81,7 @@ pub trait Panel {
 
 /// Every panel of the lab, in tab order.
 pub fn registry() -> Vec<Box<dyn Panel>> {
-    vec![]
+    vec![Box::new(tokenizer::TokenizerPanel::default())]
 }
 
 /// Draw one panel with the common layout: caption on top, controls left,
