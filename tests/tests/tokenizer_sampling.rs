@@ -286,8 +286,8 @@ fn nbest_sampling_matches_its_truncated_distribution() {
     let mut scores = Vec::new();
     enumerate(&vocab, text, &mut path, 1_000_000, |_, s| scores.push(s)).unwrap();
     scores.sort_by(|a, b| b.total_cmp(a));
-    for i in 0..k {
-        assert_eq!(best.score(i), Some(scores[i]), "rank {i}");
+    for (i, &s) in scores.iter().take(k).enumerate() {
+        assert_eq!(best.score(i), Some(s), "rank {i}");
     }
     // Rank 0 is the Viterbi path.
     let (mut s, mut r) = (vec![0.0; 16], vec![0u32; 16]);

@@ -213,7 +213,7 @@ pub fn viterbi_sample<R: Rng + ?Sized>(
         });
     }
     let zn = z.get(n).copied().unwrap_or(0.0);
-    if !in_range || !(zn.is_finite() && zn >= f64::MIN_POSITIVE) {
+    if !(in_range && zn.is_finite() && zn >= f64::MIN_POSITIVE) {
         return sample_log_table(vocab, table, text, rng, scratch, out);
     }
     backtrack(route, n, out)

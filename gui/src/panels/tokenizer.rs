@@ -146,10 +146,7 @@ impl TokenizerPanel {
             self.tofu_since = Some(pass);
             return false;
         }
-        match self.tofu_since {
-            Some(p) if p == pass => false,
-            _ => true,
-        }
+        self.tofu_since != Some(pass)
     }
 
     /// True while a sampling job runs.
