@@ -180,6 +180,12 @@ pub fn viterbi_sample<R: Rng + ?Sized>(
     }
     let n = text.len();
     let (z, route) = scratch.buffers(n)?;
+    match sample_linear_active(vocab, table, text, rng, z, route) {
+        Some(true) => return backtrack(route, n, out),
+        Some(false) => return sample_log_table(vocab, table, text, rng, scratch, out),
+        None => {} // more live walks than ACTIVE: the per-start order below
+    }
+    let (z, route) = scratch.buffers(n)?;
     z.fill(0.0);
     if let Some(z0) = z.first_mut() {
         *z0 = 1.0;
@@ -217,6 +223,102 @@ pub fn viterbi_sample<R: Rng + ?Sized>(
         return sample_log_table(vocab, table, text, rng, scratch, out);
     }
     backtrack(route, n, out)
+}
+
+/// The linear-domain perfect sampler in position order (the live-walk scan of
+/// `decode_active`): at each position `e` all candidates `Z[s]·e^{α v}` are
+/// known together, so instead of one reservoir draw per candidate a single
+/// uniform picks the route from their running sums — the same categorical
+/// distribution `P(route[e] = s) = Z[s]·e^{α v} / Z[e]` with one random number
+/// per position. Returns `Some(true)` on success, `Some(false)` if a value left
+/// the `f64` range (the caller resamples in the log domain; this depends only
+/// on the text and α), `None` if more than `ACTIVE` walks were alive.
+fn sample_linear_active<R: Rng + ?Sized>(
+    vocab: &Vocab<'_>,
+    table: &SamplingTable<'_>,
+    text: &[u8],
+    rng: &mut R,
+    z: &mut [f64],
+    route: &mut [u32],
+) -> Option<bool> {
+    use super::decode::ACTIVE;
+    let mut nodes = [0u32; ACTIVE];
+    let mut bases = [0f64; ACTIVE];
+    let mut starts = [0u32; ACTIVE];
+    let mut sums = [0f64; ACTIVE];
+    let mut codes = [0u32; ACTIVE];
+    let mut count = 0usize;
+    let root = vocab.root();
+    let mut prev = 1.0f64; // Z[e − 1]
+    if let Some(z0) = z.first_mut() {
+        *z0 = 1.0;
+    }
+    for (e1, (&c, (ze, r))) in text
+        .iter()
+        .zip(z.iter_mut().skip(1).zip(route.iter_mut().skip(1)))
+        .enumerate()
+    {
+        if count >= ACTIVE {
+            return None;
+        }
+        #[expect(clippy::indexing_slicing, reason = "count < ACTIVE checked just above")]
+        {
+            nodes[count] = root;
+            bases[count] = prev;
+            starts[count] = e1 as u32;
+        }
+        count += 1;
+        let e = e1 as u32 + 1;
+        let mut total = 0.0f64;
+        let mut last_live = 0usize;
+        let mut kept = 0usize;
+        let live = count.min(ACTIVE);
+        for i in 0..live {
+            #[expect(clippy::indexing_slicing, reason = "kept ≤ i < count ≤ ACTIVE")]
+            {
+                let (unit, id, ok) = vocab.step(nodes[i], c);
+                let base = bases[i];
+                let start = starts[i];
+                let p = base * table.weight(id);
+                total += p;
+                sums[i] = total;
+                codes[i] = ((e - start) << 16) | u32::from(id);
+                last_live = if p > 0.0 { i } else { last_live };
+                nodes[kept] = unit;
+                bases[kept] = base;
+                starts[kept] = start;
+                kept += usize::from(ok);
+            }
+        }
+        // One uniform picks the candidate whose running-sum interval holds it.
+        let target = uniform(rng) * total;
+        let mut pick = 0usize;
+        #[expect(clippy::indexing_slicing, reason = "live ≤ ACTIVE")]
+        for &s in &sums[..live] {
+            pick += usize::from(s <= target);
+        }
+        #[expect(clippy::indexing_slicing, reason = "last_live < live ≤ ACTIVE")]
+        {
+            *r = codes[pick.min(last_live)];
+        }
+        count = kept;
+        let mut value = total;
+        if !(RESCALE_LOW..=RESCALE_HIGH).contains(&value) {
+            if !(value.is_finite() && value >= f64::MIN_POSITIVE) {
+                return Some(false);
+            }
+            // Renormalise every live value so that Z[e] ∈ [1, 2).
+            let exp = ((value.to_bits() >> 52) & 0x7ff) as i32 - 1023;
+            value = scale_pow2(value, -exp);
+            #[expect(clippy::indexing_slicing, reason = "count ≤ ACTIVE")]
+            for b in &mut bases[..count] {
+                *b = scale_pow2(*b, -exp);
+            }
+        }
+        *ze = value;
+        prev = value;
+    }
+    Some(true)
 }
 
 /// Log-domain perfect sampler driven by a table (`α v` in log mode, `e^{α v}`
