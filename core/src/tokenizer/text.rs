@@ -10,6 +10,7 @@
 //! decoding and NFC (invalid UTF-8 is tokenised as bytes).
 
 use std::borrow::Cow;
+use std::boxed::Box;
 use std::string::String;
 use std::sync::OnceLock;
 use std::vec::Vec;
@@ -116,40 +117,38 @@ pub fn units(input: &[u8], mode: Mode) -> impl Iterator<Item = &[u8]> {
     })
 }
 
-/// Blocks of 64 code points (index `cp >> 6`, below U+20000) in which every
-/// code point is NFC quick-check "yes" with canonical combining class 0: text
-/// made only of such characters is NFC already.
-fn nfc_safe_blocks() -> &'static [u64; 32] {
-    static TABLE: OnceLock<[u64; 32]> = OnceLock::new();
+/// One bit per code point below U+20000: set when the code point is NFC
+/// quick-check "yes" with canonical combining class 0 (16 KiB, built once).
+/// Text made only of such characters is NFC already.
+fn nfc_safe_bits() -> &'static [u64; 2048] {
+    static TABLE: OnceLock<Box<[u64; 2048]>> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let mut bits = [0u64; 32];
-        for block in 0..2048u32 {
-            let safe = (block * 64..block * 64 + 64).all(|cp| {
-                char::from_u32(cp).is_some_and(|c| {
-                    unicode_normalization::char::canonical_combining_class(c) == 0
-                        && is_nfc_quick(std::iter::once(c)) == IsNormalized::Yes
-                })
+        let mut bits = Box::new([0u64; 2048]);
+        for cp in 0..0x2_0000u32 {
+            let safe = char::from_u32(cp).is_some_and(|c| {
+                unicode_normalization::char::canonical_combining_class(c) == 0
+                    && is_nfc_quick(std::iter::once(c)) == IsNormalized::Yes
             });
-            if safe && let Some(w) = bits.get_mut((block / 64) as usize) {
-                *w |= 1 << (block % 64);
+            if safe && let Some(w) = bits.get_mut((cp / 64) as usize) {
+                *w |= 1 << (cp % 64);
             }
         }
         bits
     })
 }
 
-/// True if `s` is certainly NFC by a byte scan: ASCII, or characters from
-/// blocks of code points that are all NFC "yes" with combining class 0 (CJK,
+/// True if `s` is certainly NFC by a byte scan: ASCII, or characters that are
+/// each NFC "yes" with combining class 0 (CJK ideographs and punctuation,
 /// Latin-1, Hangul syllables, …). False means "not known", not "not NFC".
 ///
 /// ```
 /// use kexue_core::tokenizer::text::is_nfc_fast;
-/// assert!(is_nfc_fast("今天天气不错, café"));
+/// assert!(is_nfc_fast("今天天气不错。「好」, café"));
 /// assert!(!is_nfc_fast("cafe\u{301}"));
 /// ```
 #[must_use]
 pub fn is_nfc_fast(s: &str) -> bool {
-    let table = nfc_safe_blocks();
+    let table = nfc_safe_bits();
     let b = s.as_bytes();
     let mut i = 0;
     while i < b.len() {
@@ -162,19 +161,22 @@ pub fn is_nfc_fast(s: &str) -> bool {
         }
         let b0 = u32::from(b.get(i).copied().unwrap_or(0));
         let cont = |k: usize| u32::from(b.get(i + k).copied().unwrap_or(0) & 0x3f);
-        let (block, width) = if b0 < 0x80 {
+        let (cp, width) = if b0 < 0x80 {
             i += 1;
             continue;
         } else if b0 < 0xe0 {
-            (b0 & 0x1f, 2)
+            (((b0 & 0x1f) << 6) | cont(1), 2)
         } else if b0 < 0xf0 {
-            (((b0 & 0x0f) << 6) | cont(1), 3)
+            (((b0 & 0x0f) << 12) | (cont(1) << 6) | cont(2), 3)
         } else {
-            (((b0 & 0x07) << 12) | (cont(1) << 6) | cont(2), 4)
+            (
+                ((b0 & 0x07) << 18) | (cont(1) << 12) | (cont(2) << 6) | cont(3),
+                4,
+            )
         };
         let safe = table
-            .get((block / 64) as usize)
-            .is_some_and(|w| w >> (block % 64) & 1 == 1);
+            .get((cp / 64) as usize)
+            .is_some_and(|w| w >> (cp % 64) & 1 == 1);
         if !safe {
             return false;
         }
