@@ -230,3 +230,41 @@ fn blob_opens_in_one_validation_pass_and_rejects_obvious_corruption() {
         Error::UnsupportedVersion(9)
     );
 }
+
+#[test]
+fn pieces_longer_than_the_live_walk_set_use_the_start_order_fallbacks() {
+    // A 100-byte piece keeps more than 64 walks alive on a run of 'a's, so
+    // decoding and linear sampling take their per-start fallbacks; results
+    // must still be exact (decode: the cheap long piece wins) and tile.
+    let long = vec![b'a'; 100];
+    let blob = tokenizer_common::toy_blob(&[(&long, 1_000_000), (b"aa", 10)]);
+    let vocab = Vocab::from_blob(&blob).unwrap();
+    let text = vec![b'a'; 130];
+    let n = text.len();
+    let (mut s, mut r) = (vec![0.0; n + 1], vec![0u32; n + 1]);
+    let mut out = vec![Token::default(); n];
+    let k = viterbi_decode(&vocab, &text, &mut Scratch::new(&mut s, &mut r), &mut out).unwrap();
+    assert_tiles(&vocab, &text, &out[..k]);
+    // Best: the long piece plus fifteen "aa" (where it sits is a tie).
+    assert_eq!(k, 16);
+    assert_eq!(out[..k].iter().filter(|t| t.len() == 100).count(), 1);
+    let mut rng = SmallRng::seed_from_u64(4);
+    let mut w = vec![0.0; vocab.id_space()];
+    let table = SamplingTable::new(&vocab, 1.0, &mut w).unwrap();
+    let mut long_first = 0;
+    for _ in 0..200 {
+        let k = viterbi_sample(
+            &vocab,
+            &table,
+            &text,
+            &mut rng,
+            &mut Scratch::new(&mut s, &mut r),
+            &mut out,
+        )
+        .unwrap();
+        assert_tiles(&vocab, &text, &out[..k]);
+        long_first += usize::from(out[..k].iter().any(|t| t.len() == 100));
+    }
+    // The long piece (count 10^6 vs 10) dominates at α = 1.
+    assert!(long_first > 190, "{long_first}");
+}
