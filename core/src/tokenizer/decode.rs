@@ -238,7 +238,7 @@ fn decode_per_start(vocab: &Vocab<'_>, text: &[u8], best: &mut [f64], route: &mu
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "std"))]
 mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
@@ -248,7 +248,6 @@ mod tests {
 
     /// Both scan orders must agree exactly (routes included) on every input.
     #[test]
-    #[cfg(feature = "std")]
     fn position_and_start_orders_agree() {
         use crate::tokenizer::compile::compile_scored;
         let mut rng = rand::rngs::SmallRng::seed_from_u64(1);
