@@ -238,22 +238,35 @@ fn table_for<'w>(
 /// `kexue-lab tokenize`: stdin → stdout, one output line per input line.
 pub fn run_tokenize(args: &TokenizeArgs) -> CliResult {
     let blob = load(&args.model)?;
-    let vocab = Vocab::from_blob(&blob)?;
+    let mut input = Vec::new();
+    std::io::stdin().lock().read_to_end(&mut input)?;
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    tokenize_stream(&blob, args, &input, &mut out)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// The body of `tokenize`: tokenise `input` with the model `blob` as `args`
+/// say and write one line per input unit to `out`.
+pub fn tokenize_stream(
+    blob: &[u8],
+    args: &TokenizeArgs,
+    input: &[u8],
+    out: &mut impl Write,
+) -> CliResult {
+    let vocab = Vocab::from_blob(blob)?;
     let mut weights = Vec::new();
     let table = table_for(&vocab, args.alpha, &mut weights)?;
     let mut runner = LineRunner::new(vocab, table, args.seed);
-    let mut input = Vec::new();
-    std::io::stdin().lock().read_to_end(&mut input)?;
     let mode = match (args.raw_bytes, args.mode) {
         (true, _) => Mode::Raw,
         (false, ModeArg::Strip) => Mode::Strip,
         (false, ModeArg::Keep) => Mode::Keep,
         (false, ModeArg::Chunk) => Mode::Chunk,
     };
-    let stdout = std::io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
     let mut line = String::new();
-    for (number, unit) in units(&input, mode).enumerate() {
+    for (number, unit) in units(input, mode).enumerate() {
         let (text, tokens) = runner
             .run(unit, mode == Mode::Raw)
             .map_err(|e| format!("line {}: {e}", number + 1))?;
@@ -262,7 +275,6 @@ pub fn run_tokenize(args: &TokenizeArgs) -> CliResult {
         line.push('\n');
         out.write_all(line.as_bytes())?;
     }
-    out.flush()?;
     Ok(())
 }
 
@@ -377,6 +389,101 @@ pub fn bench_tokenize(args: &BenchTokenizeArgs) -> CliResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn data(name: &str) -> Vec<u8> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/tokenizer");
+        std::fs::read(root.join(name)).unwrap()
+    }
+
+    fn args(format: Format, mode: ModeArg, raw_bytes: bool, alpha: f64) -> TokenizeArgs {
+        TokenizeArgs {
+            model: PathBuf::new(),
+            alpha,
+            seed: 1,
+            format,
+            raw_bytes,
+            mode,
+        }
+    }
+
+    #[test]
+    fn tokenize_follows_the_golden_contract_in_every_mode() {
+        let blob = data("bytepiece.plus.40k.kxb");
+        for (input, a, golden) in [
+            (
+                "edge_cases.txt",
+                args(Format::Hex, ModeArg::Strip, false, 0.0),
+                "edge_cases.strip.hex",
+            ),
+            (
+                "edge_cases.txt",
+                args(Format::Hex, ModeArg::Keep, false, 0.0),
+                "edge_cases.keep.hex",
+            ),
+            (
+                "edge_cases.txt",
+                args(Format::Hex, ModeArg::Chunk, false, 0.0),
+                "edge_cases.chunk.hex",
+            ),
+            (
+                "edge_cases_invalid.bin",
+                args(Format::Hex, ModeArg::Strip, true, 0.0),
+                "edge_cases_invalid.raw.hex",
+            ),
+            (
+                "sample.txt",
+                args(Format::Hex, ModeArg::Strip, false, -1.0),
+                "sample.strip.hex",
+            ),
+        ] {
+            let mut out = Vec::new();
+            tokenize_stream(&blob, &a, &data(input), &mut out).unwrap();
+            assert!(out == data(golden), "{golden}");
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_is_an_error_naming_the_line_unless_raw() {
+        let blob = data("bytepiece.plus.40k.kxb");
+        let mut out = Vec::new();
+        let err = tokenize_stream(
+            &blob,
+            &args(Format::Hex, ModeArg::Strip, false, 0.0),
+            b"ok\n\xff\n",
+            &mut out,
+        )
+        .unwrap_err();
+        assert!(err.to_string().starts_with("line 2:"), "{err}");
+    }
+
+    #[test]
+    fn sampling_gives_one_line_per_input_line_with_independent_samples() {
+        let blob = data("bytepiece.plus.40k.kxb");
+        let input = "watching\n".repeat(200);
+        let mut out = Vec::new();
+        tokenize_stream(
+            &blob,
+            &args(Format::Ids, ModeArg::Strip, false, 0.1),
+            input.as_bytes(),
+            &mut out,
+        )
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 200);
+        let distinct: std::collections::HashSet<&&str> = lines.iter().collect();
+        assert!(distinct.len() > 20, "{} distinct samples", distinct.len());
+        // Same seed, same output.
+        let mut again = Vec::new();
+        tokenize_stream(
+            &blob,
+            &args(Format::Ids, ModeArg::Strip, false, 0.1),
+            input.as_bytes(),
+            &mut again,
+        )
+        .unwrap();
+        assert_eq!(text.as_bytes(), &again[..]);
+    }
 
     #[test]
     fn text_format_escapes_separators_and_invalid_bytes() {
