@@ -66,3 +66,16 @@ fn draw_samples_runs_a_job_and_the_perfect_sampler_fits() {
     assert!(tv < 4.0 * noise, "perfect sampler TV {tv} vs noise {noise}");
     assert!(!p.caption().verdict.text().is_empty());
 }
+
+#[test]
+fn long_or_ambiguous_text_is_refused_quickly_not_frozen() {
+    let mut panel = TokenizerPanel::default();
+    panel.text = "中华人民共和国中央人民政府今天成立了".to_owned();
+    let start = Instant::now();
+    panel.analyse();
+    let elapsed = start.elapsed();
+    // Either analysed or refused with a message; never a long stall.
+    assert!(panel.exact.error.is_some() || !panel.exact.probs.is_empty());
+    assert!(elapsed < Duration::from_millis(500), "{elapsed:?}");
+    assert!(!panel.viterbi.is_empty());
+}
