@@ -10,6 +10,7 @@
 //! | [`loss`] | 2023-03-14 (TaiLr), 2023-10-13 (EMO) | CE, TaiLr, EMO (+ soft-label bound, + CE mixture), 1 − p_t with gradients wrt logits; calibration metrics; the label-noise experiment |
 //! | [`optim`] | 2023-03-07 | Tiger (exact to `tiger.py`), Lion, AdamW, SGD-momentum, LAMB; one state float, fp16 storage, NaN guard |
 //! | [`nn`] | — | tiny f32 MLP with manual backprop, including gradients with respect to the input |
+//! | [`tokenizer`] | 2023-09-16, 2023-10-16 | Unigram tokenizer: zero-copy vocabulary blob, BytePiece-exact Viterbi decoding, perfect and legacy Viterbi sampling, k-best, exact enumeration / marginals / entropy |
 //!
 //! ## The embedded story
 //!
@@ -25,6 +26,7 @@
 //! | feature | embedded-safe | what it adds |
 //! | --- | --- | --- |
 //! | `std` | no | std-side helpers (file loading, model compilation), in files of their own |
+//! | `std` | no | `tokenizer::compile` (BytePiece JSON → blob, blob files; deps `serde_json`, `base64`) and `tokenizer::text` (NFC with a fast path, chunking, line modes; dep `unicode-normalization`) |
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -47,3 +49,4 @@ pub mod loss;
 pub mod math;
 pub mod nn;
 pub mod optim;
+pub mod tokenizer;

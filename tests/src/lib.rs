@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests in `tests/tests/`: locating the
 //! repository's data and the statistics used by sampler tests.
 
+pub mod stats;
+
 use std::path::PathBuf;
 
 /// The workspace root (the directory holding the top-level `Cargo.toml`).

@@ -29,6 +29,8 @@ pub enum BenchCommand {
         #[arg(long)]
         scan: bool,
     },
+    /// Tokenizer throughput on a text file (last line `mb_per_s X tokens Y`).
+    Tokenize(super::tokenize::BenchTokenizeArgs),
 }
 
 /// Run one benchmark.
@@ -37,6 +39,7 @@ pub fn run(command: BenchCommand) -> CliResult {
         BenchCommand::Attention(args) => super::attention::bench(args),
         BenchCommand::Losses(args) => super::losses::bench(&args),
         BenchCommand::Optim { params, reps, scan } => super::optim::bench(params, reps, scan),
+        BenchCommand::Tokenize(args) => super::tokenize::bench_tokenize(&args),
     }
 }
 

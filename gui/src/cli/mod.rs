@@ -20,6 +20,7 @@ pub mod attention;
 pub mod bench;
 pub mod losses;
 pub mod optim;
+pub mod tokenize;
 
 /// The headless subcommands.
 #[derive(Debug, Subcommand)]
@@ -42,6 +43,12 @@ pub enum Command {
     /// (see --tune). With --experiment the columns change (listed under --experiment);
     /// with --tune it prints `name lr final_loss` for each learning rate of the grid.
     Optim(optim::OptimArgs),
+    /// Tokenise stdin with a BytePiece Unigram model (one output line per input line).
+    Tokenize(tokenize::TokenizeArgs),
+    /// Compile a BytePiece `.model` JSON into a vocabulary blob (prints its size).
+    CompileModel(tokenize::CompileModelArgs),
+    /// Every segmentation of a short text with its exact probability.
+    Segmentations(tokenize::SegmentationsArgs),
 }
 
 /// The result of a subcommand.
@@ -54,6 +61,9 @@ pub fn run_command(command: Command) -> CliResult {
         Command::AttentionScale(args) => attention::run(args),
         Command::Losses(args) => losses::run(&args),
         Command::Optim(args) => optim::run(args),
+        Command::Tokenize(args) => tokenize::run_tokenize(&args),
+        Command::CompileModel(args) => tokenize::run_compile_model(&args),
+        Command::Segmentations(args) => tokenize::run_segmentations(&args),
     }
 }
 

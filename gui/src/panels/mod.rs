@@ -9,6 +9,7 @@
 pub mod attention;
 pub mod losses;
 pub mod optim;
+pub mod tokenizer;
 
 /// Whether the current run supports the post's claim.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,6 +86,7 @@ pub trait Panel {
 pub fn registry() -> Vec<Box<dyn Panel>> {
     vec![
         Box::new(attention::AttentionPanel::default()),
+        Box::new(tokenizer::TokenizerPanel::default()),
         Box::new(losses::LossesPanel::default()),
         Box::new(optim::OptimizersPanel::default()),
     ]

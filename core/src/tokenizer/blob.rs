@@ -1,0 +1,444 @@
+//! The compiled vocabulary blob and its zero-copy, validating reader.
+//!
+//! # Format (version 1, all integers little-endian)
+//!
+//! | offset | size | field |
+//! | --- | --- | --- |
+//! | 0 | 8 | magic [`BLOB_MAGIC`] |
+//! | 8 | 4 | version [`BLOB_VERSION`] |
+//! | 12 | 4 | `U`, number of trie units (a multiple of 256, `512 ≤ U ≤ 2^22`) |
+//! | 16 | 4 | `I`, size of the id space (scores table length, `≤ 65536`) |
+//! | 20 | 4 | number of pieces (terminal units) |
+//! | 24 | 4 | longest piece in bytes (as compiled; `≤ MAX_PIECE_BYTES`) |
+//! | 28 | 4 | reserved, 0 |
+//! | 32 | 8 | checksum: 64-bit FNV-1a over the body's 8-byte words |
+//! | 40 | 24 | reserved, 0 |
+//! | 64 | 6·U | unit records: the unit (`u32`) then its piece id (`u16`, 0 = not a piece) |
+//! | 64 + 6U | 8·I | score per id (`f64`; `−∞` for id 0 and ids that are not pieces) |
+//!
+//! The trie is an XOR double array (as in darts-clone): the child of unit `n`
+//! by byte `c` is unit `base(n) ^ c`, which is that child iff its low 9 bits
+//! are `0x100 | c` (occupied flag + label). A unit is `label | occupied << 8 |
+//! terminal << 9 | base << 10`. Unit 0 is the root (its occupied flag is clear,
+//! so it is nobody's child); units 256–511 form an always-empty block that
+//! leaves point to. Every base is distinct among units with children, so the
+//! label check identifies the parent. A unit and its id share one 6-byte record
+//! so that a trie step touches one cache line.
+
+use super::Error;
+
+/// The first 8 bytes of every blob.
+pub const BLOB_MAGIC: [u8; 8] = *b"KXUNIGRM";
+/// The blob format version this reader understands.
+pub const BLOB_VERSION: u32 = 1;
+
+pub(crate) const HEADER_BYTES: usize = 64;
+pub(crate) const OCCUPIED: u32 = 1 << 8;
+pub(crate) const TERMINAL: u32 = 1 << 9;
+pub(crate) const BASE_SHIFT: u32 = 10;
+pub(crate) const MAX_UNITS: usize = 1 << 22;
+pub(crate) const MAX_IDS: usize = 1 << 16;
+/// Units 256..512: the empty block leaves point to.
+#[cfg_attr(
+    not(feature = "std"),
+    expect(dead_code, reason = "used by the std-side compiler")
+)]
+pub(crate) const DEAD_BASE: u32 = 256;
+
+/// 64-bit FNV-1a over 8-byte little-endian words (the blob checksum).
+pub(crate) fn checksum(body: &[u8]) -> u64 {
+    let (words, rest) = body.as_chunks::<8>();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for w in words {
+        h = (h ^ u64::from_le_bytes(*w)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    for &b in rest {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^ body.len() as u64
+}
+
+fn read_u32(bytes: &[u8], at: usize) -> u32 {
+    bytes
+        .get(at..at + 4)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u32::from_le_bytes)
+}
+
+fn read_u64(bytes: &[u8], at: usize) -> u64 {
+    bytes
+        .get(at..at + 8)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u64::from_le_bytes)
+}
+
+/// A validated vocabulary: a zero-copy view over a compiled blob.
+///
+/// Construct with [`Vocab::from_blob`], which checks the whole blob once (size,
+/// checksum, every unit and score); afterwards no lookup can fail or read out of
+/// bounds, and every input byte string has at least one segmentation (all 256
+/// single bytes are pieces with finite scores).
+#[derive(Debug, Clone, Copy)]
+pub struct Vocab<'a> {
+    blob: &'a [u8],
+    units: &'a [[u8; 6]],
+    scores: &'a [[u8; 8]],
+    n_pieces: usize,
+    max_piece_len: usize,
+    min_score: f64,
+    max_score: f64,
+}
+
+/// One piece found by [`Vocab::common_prefix_search`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PrefixMatch {
+    /// Length of the piece in bytes (the prefix `text[..len]`).
+    pub len: usize,
+    /// Its id.
+    pub id: u32,
+    /// Its score `v = ln count − ln total`.
+    pub score: f64,
+}
+
+/// Iterator over the pieces that are prefixes of a text, shortest first.
+#[derive(Debug, Clone)]
+pub struct PrefixMatches<'v, 't> {
+    vocab: &'v Vocab<'v>,
+    text: &'t [u8],
+    node: u32,
+    depth: usize,
+}
+
+impl Iterator for PrefixMatches<'_, '_> {
+    type Item = PrefixMatch;
+
+    fn next(&mut self) -> Option<PrefixMatch> {
+        while let Some(&c) = self.text.get(self.depth) {
+            if self.depth >= super::MAX_PIECE_BYTES {
+                return None;
+            }
+            let idx = ((self.node >> BASE_SHIFT) ^ u32::from(c)) as usize;
+            let unit = self.vocab.unit(idx);
+            if unit & 0x1ff != OCCUPIED | u32::from(c) {
+                self.depth = self.text.len();
+                return None;
+            }
+            self.node = unit;
+            self.depth += 1;
+            if unit & TERMINAL != 0 {
+                let id = self.vocab.id_at(idx);
+                return Some(PrefixMatch {
+                    len: self.depth,
+                    id: u32::from(id),
+                    score: self.vocab.score_of(id),
+                });
+            }
+        }
+        None
+    }
+}
+
+impl<'a> Vocab<'a> {
+    /// Validate `blob` and view it as a vocabulary. One pass over the blob.
+    ///
+    /// # Errors
+    /// [`Error::Truncated`], [`Error::BadMagic`], [`Error::UnsupportedVersion`],
+    /// [`Error::ChecksumMismatch`] or [`Error::CorruptBlob`] for any blob not
+    /// written by the compiler (truncated, corrupted or hostile bytes).
+    pub fn from_blob(blob: &'a [u8]) -> Result<Self, Error> {
+        if blob.len() < HEADER_BYTES {
+            return Err(Error::Truncated {
+                needed: HEADER_BYTES,
+                len: blob.len(),
+            });
+        }
+        if blob.get(..8) != Some(&BLOB_MAGIC[..]) {
+            return Err(Error::BadMagic);
+        }
+        let version = read_u32(blob, 8);
+        if version != BLOB_VERSION {
+            return Err(Error::UnsupportedVersion(version));
+        }
+        let n_units = read_u32(blob, 12) as usize;
+        let n_ids = read_u32(blob, 16) as usize;
+        let n_pieces = read_u32(blob, 20) as usize;
+        let max_piece_len = read_u32(blob, 24) as usize;
+        if read_u32(blob, 28) != 0 || blob.get(40..64).is_none_or(|r| r.iter().any(|&b| b != 0)) {
+            return Err(Error::CorruptBlob("reserved header bytes are not zero"));
+        }
+        if !(512..=MAX_UNITS).contains(&n_units) || !n_units.is_multiple_of(256) {
+            return Err(Error::CorruptBlob("unit count out of range"));
+        }
+        if !(256..=MAX_IDS).contains(&n_ids) {
+            return Err(Error::CorruptBlob("id space out of range"));
+        }
+        if max_piece_len > super::MAX_PIECE_BYTES || max_piece_len == 0 {
+            return Err(Error::CorruptBlob("longest piece out of range"));
+        }
+        // Cannot overflow: n_units ≤ 2^22, n_ids ≤ 2^16.
+        let ids_end = HEADER_BYTES + 6 * n_units;
+        let needed = ids_end + 8 * n_ids;
+        if blob.len() < needed {
+            return Err(Error::Truncated {
+                needed,
+                len: blob.len(),
+            });
+        }
+        if blob.len() > needed {
+            return Err(Error::CorruptBlob("trailing bytes after the scores"));
+        }
+        let body = blob.get(HEADER_BYTES..).unwrap_or_default();
+        if checksum(body) != read_u64(blob, 32) {
+            return Err(Error::ChecksumMismatch);
+        }
+        let units = blob
+            .get(HEADER_BYTES..ids_end)
+            .unwrap_or_default()
+            .as_chunks::<6>()
+            .0;
+        let scores = blob
+            .get(ids_end..needed)
+            .unwrap_or_default()
+            .as_chunks::<8>()
+            .0;
+        if units.len() != n_units || scores.len() != n_ids {
+            return Err(Error::CorruptBlob("section sizes"));
+        }
+        if scores.first().map(|s| f64::from_le_bytes(*s)) != Some(f64::NEG_INFINITY) {
+            return Err(Error::CorruptBlob("id 0 (no piece) must score −∞"));
+        }
+        // Scores: finite and ≤ 0 (log-probabilities), or −∞ for unused ids.
+        for s in scores {
+            let s = f64::from_le_bytes(*s);
+            if s.is_nan() || s == f64::INFINITY || s > 0.0 {
+                return Err(Error::CorruptBlob("a score is NaN, +∞ or positive"));
+            }
+        }
+        let mut terminals = 0usize;
+        let (mut min_score, mut max_score) = (f64::INFINITY, f64::NEG_INFINITY);
+        for (i, rec) in units.iter().enumerate() {
+            let u = u32::from_le_bytes([rec[0], rec[1], rec[2], rec[3]]);
+            let id = u16::from_le_bytes([rec[4], rec[5]]) as usize;
+            if (u >> BASE_SHIFT) as usize >= n_units {
+                return Err(Error::CorruptBlob("a base points outside the units"));
+            }
+            if u & OCCUPIED == 0 && u & TERMINAL != 0 {
+                return Err(Error::CorruptBlob("an empty unit is marked terminal"));
+            }
+            if i == 0 && u & OCCUPIED != 0 {
+                return Err(Error::CorruptBlob("the root is marked as a child"));
+            }
+            if u & TERMINAL != 0 {
+                let score = scores.get(id).map_or(f64::NAN, |s| f64::from_le_bytes(*s));
+                if id == 0 || !score.is_finite() {
+                    return Err(Error::CorruptBlob("a piece has no finite score"));
+                }
+                min_score = min_score.min(score);
+                max_score = max_score.max(score);
+                terminals += 1;
+            } else if id != 0 {
+                return Err(Error::CorruptBlob("a non-piece unit carries an id"));
+            }
+        }
+        if terminals != n_pieces {
+            return Err(Error::CorruptBlob("piece count differs from the header"));
+        }
+        let vocab = Self {
+            blob,
+            units,
+            scores,
+            n_pieces,
+            max_piece_len,
+            min_score,
+            max_score,
+        };
+        // Every single byte must be a piece, so every input has a segmentation.
+        let root = vocab.unit(0);
+        for c in 0..=255u32 {
+            let u = vocab.unit(((root >> BASE_SHIFT) ^ c) as usize);
+            if u & 0x1ff != OCCUPIED | c || u & TERMINAL == 0 {
+                return Err(Error::CorruptBlob("a single byte is not a piece"));
+            }
+        }
+        Ok(vocab)
+    }
+
+    /// The blob this vocabulary views.
+    #[must_use]
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.blob
+    }
+
+    /// Number of pieces.
+    #[must_use]
+    pub fn piece_count(&self) -> usize {
+        self.n_pieces
+    }
+
+    /// Size of the id space (largest id + 1); tables indexed by id have this length.
+    #[must_use]
+    pub fn id_space(&self) -> usize {
+        self.scores.len()
+    }
+
+    /// Longest piece in bytes, as recorded by the compiler.
+    #[must_use]
+    pub fn max_piece_len(&self) -> usize {
+        self.max_piece_len
+    }
+
+    /// Number of trie units (the blob has `64 + 6·units + 8·id_space` bytes).
+    #[must_use]
+    pub fn unit_count(&self) -> usize {
+        self.units.len()
+    }
+
+    /// Smallest and largest piece score.
+    #[must_use]
+    pub fn score_range(&self) -> (f64, f64) {
+        (self.min_score, self.max_score)
+    }
+
+    /// The score `v = ln count − ln total` of piece `id`, or `None` if `id` is
+    /// not a piece.
+    ///
+    /// ```
+    /// # #[cfg(feature = "std")] {
+    /// use kexue_core::tokenizer::{compile::compile_pieces, Vocab};
+    /// let blob = compile_pieces(&[(b"ab".to_vec(), 300, 1)], true).unwrap();
+    /// let vocab = Vocab::from_blob(&blob).unwrap();
+    /// assert_eq!(vocab.lookup(b"ab"), Some(300));
+    /// assert!(vocab.score(300).unwrap() < 0.0);
+    /// assert_eq!(vocab.score(2), None);
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn score(&self, id: u32) -> Option<f64> {
+        let s = f64::from_le_bytes(*self.scores.get(id as usize)?);
+        s.is_finite().then_some(s)
+    }
+
+    /// The id of the piece equal to `piece`, if any.
+    #[must_use]
+    pub fn lookup(&self, piece: &[u8]) -> Option<u32> {
+        self.common_prefix_search(piece)
+            .find(|m| m.len == piece.len())
+            .map(|m| m.id)
+    }
+
+    /// Every piece that is a prefix of `text`, shortest first (the trie walk of
+    /// a `common_prefix_search`). No allocation.
+    ///
+    /// ```
+    /// # #[cfg(feature = "std")] {
+    /// use kexue_core::tokenizer::{compile::compile_pieces, Vocab};
+    /// let blob = compile_pieces(&[(b"ab".to_vec(), 300, 5), (b"abc".to_vec(), 301, 5)], true).unwrap();
+    /// let vocab = Vocab::from_blob(&blob).unwrap();
+    /// let lens: Vec<usize> = vocab.common_prefix_search(b"abcd").map(|m| m.len).collect();
+    /// assert_eq!(lens, [1, 2, 3]);
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn common_prefix_search<'v, 't>(&'v self, text: &'t [u8]) -> PrefixMatches<'v, 't>
+    where
+        'a: 'v,
+    {
+        PrefixMatches {
+            vocab: self,
+            text,
+            node: self.unit(0),
+            depth: 0,
+        }
+    }
+
+    /// Unit `idx` (0 — an empty unit — if out of range, which validation rules out).
+    #[inline(always)]
+    pub(crate) fn unit(&self, idx: usize) -> u32 {
+        self.units
+            .get(idx)
+            .map_or(0, |u| u32::from_le_bytes([u[0], u[1], u[2], u[3]]))
+    }
+
+    /// Piece id stored at unit `idx`.
+    #[inline(always)]
+    pub(crate) fn id_at(&self, idx: usize) -> u16 {
+        self.units
+            .get(idx)
+            .map_or(0, |u| u16::from_le_bytes([u[4], u[5]]))
+    }
+
+    /// Score of id `id` (−∞ if out of range, which validation rules out).
+    #[inline(always)]
+    pub(crate) fn score_of(&self, id: u16) -> f64 {
+        self.scores
+            .get(id as usize)
+            .map_or(f64::NEG_INFINITY, |s| f64::from_le_bytes(*s))
+    }
+
+    /// Walk the trie along `tail` and call `f(k, id)` for every step `k` that
+    /// matched a unit: `id` is the piece id of `tail[..=k]`, or 0 (whose score
+    /// is −∞, weight 0) when that prefix is not a piece. Branch-free callers
+    /// use this to avoid testing the terminal flag.
+    #[inline(always)]
+    pub(crate) fn walk_nodes(&self, tail: &[u8], mut f: impl FnMut(usize, u16)) {
+        let mut node = self.root();
+        for (k, &c) in tail.iter().enumerate() {
+            let idx = ((node >> BASE_SHIFT) ^ u32::from(c)) as usize;
+            let Some(rec) = self.units.get(idx) else {
+                return;
+            };
+            let unit = u32::from_le_bytes([rec[0], rec[1], rec[2], rec[3]]);
+            if unit & 0x1ff != OCCUPIED | u32::from(c) {
+                return;
+            }
+            f(k, u16::from_le_bytes([rec[4], rec[5]]));
+            node = unit;
+        }
+    }
+
+    /// One trie step from `node` by byte `c`: `(child unit, piece id)` when the
+    /// child exists (id 0 if that prefix is not a piece), else `(0, 0)`; an
+    /// empty unit 0 has no children, so a dead walk stays dead. Branch-free.
+    #[inline(always)]
+    pub(crate) fn step(&self, node: u32, c: u8) -> (u32, u16, bool) {
+        let idx = ((node >> BASE_SHIFT) ^ u32::from(c)) as usize;
+        let rec = self.units.get(idx).copied().unwrap_or([0; 6]);
+        let unit = u32::from_le_bytes([rec[0], rec[1], rec[2], rec[3]]);
+        let ok = unit & 0x1ff == OCCUPIED | u32::from(c);
+        let id = u16::from_le_bytes([rec[4], rec[5]]);
+        (if ok { unit } else { 0 }, if ok { id } else { 0 }, ok)
+    }
+
+    /// The root unit.
+    #[inline(always)]
+    pub(crate) fn root(&self) -> u32 {
+        self.unit(0)
+    }
+
+    /// Call `f(end, id)` for every piece `text[start..end]` (end increasing),
+    /// walking the trie from `start`. The hot loop of every algorithm.
+    #[inline(always)]
+    pub(crate) fn for_each_piece_from(
+        &self,
+        text: &[u8],
+        start: usize,
+        mut f: impl FnMut(usize, u16),
+    ) {
+        let stop = text.len().min(start.saturating_add(super::MAX_PIECE_BYTES));
+        let mut node = self.root();
+        let mut pos = start;
+        while pos < stop {
+            let Some(&c) = text.get(pos) else { return };
+            let idx = ((node >> BASE_SHIFT) ^ u32::from(c)) as usize;
+            let unit = self.unit(idx);
+            if unit & 0x1ff != OCCUPIED | u32::from(c) {
+                return;
+            }
+            pos += 1;
+            if unit & TERMINAL != 0 {
+                f(pos, self.id_at(idx));
+            }
+            node = unit;
+        }
+    }
+}

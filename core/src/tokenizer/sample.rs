@@ -1,0 +1,452 @@
+//! Viterbi sampling: the perfect sampler of the post of 2023-10-16 (fast
+//! linear-domain form with an exact log-domain fallback) and the first post's
+//! pairwise-sigmoid sampler (2023-09-16), kept to show its bias.
+
+use rand::Rng;
+
+use super::decode::{backtrack, route_code};
+use super::{Error, Scratch, Token, Vocab};
+use crate::math;
+
+/// A uniform `f64` in `[0, 1)` with 53 random bits.
+#[inline(always)]
+pub(crate) fn uniform<R: Rng + ?Sized>(rng: &mut R) -> f64 {
+    const SCALE: f64 = 1.0 / (1u64 << 53) as f64;
+    (rng.next_u64() >> 11) as f64 * SCALE
+}
+
+/// Check `α` is finite and non-negative.
+pub(crate) fn check_alpha(alpha: f64) -> Result<(), Error> {
+    if alpha.is_nan() {
+        Err(Error::InvalidAlpha("NaN"))
+    } else if alpha.is_infinite() {
+        Err(Error::InvalidAlpha("infinite"))
+    } else if alpha < 0.0 {
+        Err(Error::InvalidAlpha("negative"))
+    } else {
+        Ok(())
+    }
+}
+
+/// Which recursion [`viterbi_sample`] runs for a [`SamplingTable`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SamplingMode {
+    /// Weights `e^{αv}` in `f64`, running sums rescaled by exact powers of two:
+    /// no `exp`/`log` per candidate. Used when every weight is ≥ 2^−900.
+    Linear,
+    /// Log-domain `logsumexp` recursion (one `exp` and one `ln_1p` per candidate):
+    /// exact for any `α`, used when `α` is so large that weights leave the
+    /// linear range.
+    Log,
+}
+
+/// The smallest weight `e^{αv}` the linear recursion accepts: with running
+/// values kept in `[2^−64, 2^64]`, every product stays a normal `f64`.
+const LINEAR_MIN_LOG2_WEIGHT: f64 = -900.0;
+/// Running values outside `[2^−RESCALE, 2^RESCALE]` are rescaled.
+const RESCALE_LOW: f64 = 1.0 / 18_446_744_073_709_551_616.0; // 2^-64
+const RESCALE_HIGH: f64 = 18_446_744_073_709_551_616.0; // 2^64
+
+/// Per-`α` weights for [`viterbi_sample`], in a caller-owned table of
+/// [`Vocab::id_space`] `f64`s: `e^{α v(id)}` (linear mode) or `α v(id)` (log
+/// mode). Building it costs one `exp` per piece, once per `α`.
+#[derive(Debug, Clone, Copy)]
+pub struct SamplingTable<'t> {
+    alpha: f64,
+    mode: SamplingMode,
+    table: &'t [f64],
+}
+
+impl<'t> SamplingTable<'t> {
+    /// Fill `table` for `vocab` and `alpha ≥ 0` (α = 0 samples uniformly over
+    /// segmentations; larger α concentrates on the Viterbi path).
+    ///
+    /// # Errors
+    /// [`Error::InvalidAlpha`] for NaN, ±∞ or negative α;
+    /// [`Error::CapacityExceeded`] if `table.len() != vocab.id_space()`.
+    ///
+    /// ```
+    /// # #[cfg(feature = "std")] {
+    /// use kexue_core::tokenizer::{compile::compile_pieces, SamplingMode, SamplingTable, Vocab};
+    /// let blob = compile_pieces(&[(b"ab".to_vec(), 300, 5)], true).unwrap();
+    /// let vocab = Vocab::from_blob(&blob).unwrap();
+    /// let mut w = vec![0.0; vocab.id_space()];
+    /// assert_eq!(SamplingTable::new(&vocab, 0.1, &mut w).unwrap().mode(), SamplingMode::Linear);
+    /// assert_eq!(SamplingTable::new(&vocab, 1e4, &mut w).unwrap().mode(), SamplingMode::Log);
+    /// assert!(SamplingTable::new(&vocab, f64::NAN, &mut w).is_err());
+    /// # }
+    /// ```
+    pub fn new(vocab: &Vocab<'_>, alpha: f64, table: &'t mut [f64]) -> Result<Self, Error> {
+        check_alpha(alpha)?;
+        if table.len() != vocab.id_space() {
+            return Err(Error::CapacityExceeded {
+                needed: vocab.id_space(),
+                capacity: table.len(),
+            });
+        }
+        let (min_score, _) = vocab.score_range();
+        let linear = alpha * min_score >= LINEAR_MIN_LOG2_WEIGHT * core::f64::consts::LN_2;
+        for (id, w) in table.iter_mut().enumerate() {
+            let v = u32::try_from(id).ok().and_then(|id| vocab.score(id));
+            *w = match (v, linear) {
+                (Some(v), true) => math::exp(alpha * v),
+                (Some(v), false) => alpha * v,
+                (None, true) => 0.0,
+                (None, false) => f64::NEG_INFINITY,
+            };
+        }
+        Ok(Self {
+            alpha,
+            mode: if linear {
+                SamplingMode::Linear
+            } else {
+                SamplingMode::Log
+            },
+            table,
+        })
+    }
+
+    /// The `α` this table was built for.
+    #[must_use]
+    pub fn alpha(&self) -> f64 {
+        self.alpha
+    }
+
+    /// Which recursion it selects.
+    #[must_use]
+    pub fn mode(&self) -> SamplingMode {
+        self.mode
+    }
+
+    #[inline(always)]
+    fn weight(&self, id: u16) -> f64 {
+        self.table.get(usize::from(id)).copied().unwrap_or(0.0)
+    }
+}
+
+/// Multiply by `2^k` exactly, for `|k| ≤ 2000` (two normal factors).
+fn scale_pow2(x: f64, k: i32) -> f64 {
+    let half = k / 2;
+    let pow = |e: i32| f64::from_bits(((1023 + i64::from(e)) as u64) << 52);
+    x * pow(half) * pow(k - half)
+}
+
+/// The perfect Viterbi sampler (post of 2023-10-16): draws a segmentation `w`
+/// of `text` with probability exactly `e^{α S(w)} / Σ_{w'} e^{α S(w')}`.
+///
+/// Recursion (sum-product twin of Viterbi): `Z[0] = 1`, and for every piece
+/// `text[s..e]` in scan order `Z[e] += Z[s]·e^{α v}`, then `route[e] = s` with
+/// probability `Z[s]·e^{α v} / Z[e]` (weighted reservoir sampling). In linear
+/// mode the running values are rescaled by exact powers of two whenever `Z[s]`
+/// leaves `[2^−64, 2^64]`; should a value still leave the `f64` range (which
+/// depends only on the text and α, never on the random numbers), the input is
+/// resampled with the log-domain recursion [`viterbi_sample_log`], so the result
+/// is exact for every α. Uses one `u64` from `rng` per candidate piece; never
+/// loops on any RNG output (`u ∈ [0, 1)`, and the first candidate at each
+/// position is always taken).
+///
+/// # Errors
+/// [`Error::TableMismatch`] if `table` was built for a vocabulary of another
+/// size; otherwise as [`super::viterbi_decode`].
+///
+/// ```
+/// # #[cfg(feature = "std")] {
+/// use kexue_core::tokenizer::{compile::compile_pieces, viterbi_sample, SamplingTable, Scratch, Token, Vocab};
+/// use rand::SeedableRng;
+/// let blob = compile_pieces(&[(b"ab".to_vec(), 300, 5)], true).unwrap();
+/// let vocab = Vocab::from_blob(&blob).unwrap();
+/// let mut w = vec![0.0; vocab.id_space()];
+/// let table = SamplingTable::new(&vocab, 1.0, &mut w).unwrap();
+/// let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
+/// let (mut s, mut r) = ([0.0; 3], [0u32; 3]);
+/// let mut out = [Token::default(); 2];
+/// let n = viterbi_sample(&vocab, &table, b"ab", &mut rng, &mut Scratch::new(&mut s, &mut r), &mut out).unwrap();
+/// assert!(n == 1 || n == 2);
+/// # }
+/// ```
+pub fn viterbi_sample<R: Rng + ?Sized>(
+    vocab: &Vocab<'_>,
+    table: &SamplingTable<'_>,
+    text: &[u8],
+    rng: &mut R,
+    scratch: &mut Scratch<'_>,
+    out: &mut [Token],
+) -> Result<usize, Error> {
+    if table.table.len() != vocab.id_space() {
+        return Err(Error::TableMismatch);
+    }
+    if table.mode == SamplingMode::Log {
+        return sample_log_table(vocab, table, text, rng, scratch, out);
+    }
+    let n = text.len();
+    let (z, route) = scratch.buffers(n)?;
+    match sample_linear_active(vocab, table, text, rng, z, route) {
+        Some(true) => return backtrack(route, n, out),
+        Some(false) => return sample_log_table(vocab, table, text, rng, scratch, out),
+        None => {} // more live walks than ACTIVE: the per-start order below
+    }
+    let (z, route) = scratch.buffers(n)?;
+    z.fill(0.0);
+    if let Some(z0) = z.first_mut() {
+        *z0 = 1.0;
+    }
+    let mut reach = 0usize;
+    let mut in_range = true;
+    for start in 0..n {
+        let mut zs = z.get(start).copied().unwrap_or(0.0);
+        if !(RESCALE_LOW..=RESCALE_HIGH).contains(&zs) {
+            // Rare: renormalise the live window so that Z[start] ∈ [1, 2).
+            if !(zs.is_finite() && zs >= f64::MIN_POSITIVE) {
+                in_range = false;
+                break;
+            }
+            let exp = ((zs.to_bits() >> 52) & 0x7ff) as i32 - 1023;
+            for v in z.get_mut(start..=reach.max(start)).unwrap_or_default() {
+                *v = scale_pow2(*v, -exp);
+            }
+            zs = z.get(start).copied().unwrap_or(0.0);
+        }
+        vocab.for_each_piece_from(text, start, |end, id| {
+            let p = zs * table.weight(id);
+            let u = uniform(rng);
+            if let (Some(ze), Some(r)) = (z.get_mut(end), route.get_mut(end)) {
+                *ze += p;
+                if u * *ze < p {
+                    *r = route_code(end - start, id);
+                }
+            }
+            reach = reach.max(end);
+        });
+    }
+    let zn = z.get(n).copied().unwrap_or(0.0);
+    if !(in_range && zn.is_finite() && zn >= f64::MIN_POSITIVE) {
+        return sample_log_table(vocab, table, text, rng, scratch, out);
+    }
+    backtrack(route, n, out)
+}
+
+/// The linear-domain perfect sampler in position order (the live-walk scan of
+/// `decode_active`): at each position `e` all candidates `Z[s]·e^{α v}` are
+/// known together, so instead of one reservoir draw per candidate a single
+/// uniform picks the route from their running sums — the same categorical
+/// distribution `P(route[e] = s) = Z[s]·e^{α v} / Z[e]` with one random number
+/// per position. Returns `Some(true)` on success, `Some(false)` if a value left
+/// the `f64` range (the caller resamples in the log domain; this depends only
+/// on the text and α), `None` if more than `ACTIVE` walks were alive.
+fn sample_linear_active<R: Rng + ?Sized>(
+    vocab: &Vocab<'_>,
+    table: &SamplingTable<'_>,
+    text: &[u8],
+    rng: &mut R,
+    z: &mut [f64],
+    route: &mut [u32],
+) -> Option<bool> {
+    use super::decode::ACTIVE;
+    let mut nodes = [0u32; ACTIVE];
+    let mut bases = [0f64; ACTIVE];
+    let mut starts = [0u32; ACTIVE];
+    let mut sums = [0f64; ACTIVE];
+    let mut codes = [0u32; ACTIVE];
+    let mut count = 0usize;
+    let root = vocab.root();
+    let mut prev = 1.0f64; // Z[e − 1]
+    if let Some(z0) = z.first_mut() {
+        *z0 = 1.0;
+    }
+    for (e1, (&c, (ze, r))) in text
+        .iter()
+        .zip(z.iter_mut().skip(1).zip(route.iter_mut().skip(1)))
+        .enumerate()
+    {
+        if count >= ACTIVE {
+            return None;
+        }
+        #[expect(clippy::indexing_slicing, reason = "count < ACTIVE checked just above")]
+        {
+            nodes[count] = root;
+            bases[count] = prev;
+            starts[count] = e1 as u32;
+        }
+        count += 1;
+        let e = e1 as u32 + 1;
+        let mut total = 0.0f64;
+        let mut last_live = 0usize;
+        let mut kept = 0usize;
+        let live = count.min(ACTIVE);
+        for i in 0..live {
+            #[expect(clippy::indexing_slicing, reason = "kept ≤ i < count ≤ ACTIVE")]
+            {
+                let (unit, id, ok) = vocab.step(nodes[i], c);
+                let base = bases[i];
+                let start = starts[i];
+                let p = base * table.weight(id);
+                total += p;
+                sums[i] = total;
+                codes[i] = ((e - start) << 16) | u32::from(id);
+                last_live = if p > 0.0 { i } else { last_live };
+                nodes[kept] = unit;
+                bases[kept] = base;
+                starts[kept] = start;
+                kept += usize::from(ok);
+            }
+        }
+        // One uniform picks the candidate whose running-sum interval holds it.
+        let target = uniform(rng) * total;
+        let mut pick = 0usize;
+        #[expect(clippy::indexing_slicing, reason = "live ≤ ACTIVE")]
+        for &s in &sums[..live] {
+            pick += usize::from(s <= target);
+        }
+        #[expect(clippy::indexing_slicing, reason = "last_live < live ≤ ACTIVE")]
+        {
+            *r = codes[pick.min(last_live)];
+        }
+        count = kept;
+        let mut value = total;
+        if !(RESCALE_LOW..=RESCALE_HIGH).contains(&value) {
+            if !(value.is_finite() && value >= f64::MIN_POSITIVE) {
+                return Some(false);
+            }
+            // Renormalise every live value so that Z[e] ∈ [1, 2).
+            let exp = ((value.to_bits() >> 52) & 0x7ff) as i32 - 1023;
+            value = scale_pow2(value, -exp);
+            #[expect(clippy::indexing_slicing, reason = "count ≤ ACTIVE")]
+            for b in &mut bases[..count] {
+                *b = scale_pow2(*b, -exp);
+            }
+        }
+        *ze = value;
+        prev = value;
+    }
+    Some(true)
+}
+
+/// Log-domain perfect sampler driven by a table (`α v` in log mode, `e^{α v}`
+/// in linear mode).
+fn sample_log_table<R: Rng + ?Sized>(
+    vocab: &Vocab<'_>,
+    table: &SamplingTable<'_>,
+    text: &[u8],
+    rng: &mut R,
+    scratch: &mut Scratch<'_>,
+    out: &mut [Token],
+) -> Result<usize, Error> {
+    let linear = table.mode == SamplingMode::Linear;
+    sample_log_with(vocab, text, rng, scratch, out, |id| {
+        let w = table.weight(id);
+        if linear { math::ln(w) } else { w }
+    })
+}
+
+/// The perfect sampler in the log domain, exactly as the post writes it:
+/// `Z[e] = logsumexp(Z[e], Z[s] + α v)` and `route[e] = s` with probability
+/// `exp(Z[s] + α v − Z[e])`. Exact for every `α ≥ 0` and needs no table, but
+/// pays an `exp` and a `ln_1p` per candidate (the reference for
+/// [`viterbi_sample`]).
+///
+/// # Errors
+/// [`Error::InvalidAlpha`] for NaN, ±∞ or negative α; otherwise as
+/// [`super::viterbi_decode`].
+pub fn viterbi_sample_log<R: Rng + ?Sized>(
+    vocab: &Vocab<'_>,
+    alpha: f64,
+    text: &[u8],
+    rng: &mut R,
+    scratch: &mut Scratch<'_>,
+    out: &mut [Token],
+) -> Result<usize, Error> {
+    check_alpha(alpha)?;
+    sample_log_with(vocab, text, rng, scratch, out, |id| {
+        alpha * vocab.score_of(id)
+    })
+}
+
+fn sample_log_with<R: Rng + ?Sized>(
+    vocab: &Vocab<'_>,
+    text: &[u8],
+    rng: &mut R,
+    scratch: &mut Scratch<'_>,
+    out: &mut [Token],
+    log_weight: impl Fn(u16) -> f64,
+) -> Result<usize, Error> {
+    let n = text.len();
+    let (z, route) = scratch.buffers(n)?;
+    z.fill(f64::NEG_INFINITY);
+    if let Some(z0) = z.first_mut() {
+        *z0 = 0.0;
+    }
+    for start in 0..n {
+        let zs = z.get(start).copied().unwrap_or(f64::NEG_INFINITY);
+        vocab.for_each_piece_from(text, start, |end, id| {
+            let cand = zs + log_weight(id);
+            let u = uniform(rng);
+            if let (Some(ze), Some(r)) = (z.get_mut(end), route.get_mut(end)) {
+                *ze = math::log_add_exp(*ze, cand);
+                // The first candidate gives exp(0) = 1 > u: always taken.
+                if u < math::exp(cand - *ze) {
+                    *r = route_code(end - start, id);
+                }
+            }
+        });
+    }
+    backtrack(route, n, out)
+}
+
+/// The first post's sampler (2023-09-16), kept to demonstrate its bias: Viterbi
+/// decoding where "keep `cand` if `cand > best[e]`" becomes "accept `cand` with
+/// probability `σ(α (cand − best[e]))`" (and `best[e] = cand` on acceptance).
+/// Multi-way choices become a chain of duels: three equally good segmentations
+/// of `watching` come out 1/4, 1/4, 1/2 instead of 1/3 each.
+///
+/// # Errors
+/// As [`viterbi_sample_log`].
+///
+/// ```
+/// # #[cfg(feature = "std")] {
+/// use kexue_core::tokenizer::{compile::compile_pieces, viterbi_sample_legacy, Scratch, Token, Vocab};
+/// use rand::SeedableRng;
+/// let blob = compile_pieces(&[(b"ab".to_vec(), 300, 5)], true).unwrap();
+/// let vocab = Vocab::from_blob(&blob).unwrap();
+/// let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
+/// let (mut s, mut r) = ([0.0; 3], [0u32; 3]);
+/// let mut out = [Token::default(); 2];
+/// let n = viterbi_sample_legacy(&vocab, 1.0, b"ab", &mut rng, &mut Scratch::new(&mut s, &mut r), &mut out).unwrap();
+/// assert!(n == 1 || n == 2);
+/// # }
+/// ```
+pub fn viterbi_sample_legacy<R: Rng + ?Sized>(
+    vocab: &Vocab<'_>,
+    alpha: f64,
+    text: &[u8],
+    rng: &mut R,
+    scratch: &mut Scratch<'_>,
+    out: &mut [Token],
+) -> Result<usize, Error> {
+    check_alpha(alpha)?;
+    let n = text.len();
+    let (best, route) = scratch.buffers(n)?;
+    best.fill(f64::NEG_INFINITY);
+    if let Some(b0) = best.first_mut() {
+        *b0 = 0.0;
+    }
+    for start in 0..n {
+        let bs = best.get(start).copied().unwrap_or(f64::NEG_INFINITY);
+        vocab.for_each_piece_from(text, start, |end, id| {
+            let cand = bs + vocab.score_of(id);
+            let u = uniform(rng);
+            if let (Some(be), Some(r)) = (best.get_mut(end), route.get_mut(end)) {
+                // First candidate: best = −∞, σ(+∞) = 1 > u, always taken.
+                let p = if *be == f64::NEG_INFINITY {
+                    1.0
+                } else {
+                    math::sigmoid(alpha * (cand - *be))
+                };
+                if u < p {
+                    *be = cand;
+                    *r = route_code(end - start, id);
+                }
+            }
+        });
+    }
+    backtrack(route, n, out)
+}

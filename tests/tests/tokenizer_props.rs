@@ -1,0 +1,270 @@
+//! Property tests: every algorithm's tokens tile arbitrary input bytes with
+//! pieces of the vocabulary; the blob reader never panics on arbitrary or
+//! mutated bytes; capacity shortfalls are errors; scratch per byte is as
+//! documented.
+
+mod tokenizer_common;
+
+use std::sync::OnceLock;
+
+use kexue_core::tokenizer::exact::{PieceMarginal, entropy, enumerate, marginals};
+use kexue_core::tokenizer::nbest::{NBEST_BYTES_PER_INPUT_BYTE_PER_K, NBestEntry, nbest};
+use kexue_core::tokenizer::{
+    Error, SamplingTable, Scratch, Token, Vocab, viterbi_decode, viterbi_sample,
+    viterbi_sample_legacy, viterbi_sample_log,
+};
+use proptest::prelude::*;
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
+use tokenizer_common::committed_blob;
+
+/// Tolerance for probability sums.
+const SUM_TOL: f64 = 1e-9;
+
+fn blob() -> &'static [u8] {
+    static BLOB: OnceLock<Vec<u8>> = OnceLock::new();
+    BLOB.get_or_init(committed_blob)
+}
+
+/// Tokens tile `text` in order, each a piece whose id the vocabulary confirms.
+fn assert_tiles(vocab: &Vocab<'_>, text: &[u8], tokens: &[Token]) {
+    let mut pos = 0u32;
+    for t in tokens {
+        assert_eq!(t.start, pos);
+        assert!(t.end > t.start);
+        assert_eq!(vocab.lookup(&text[t.range()]), Some(t.id));
+        pos = t.end;
+    }
+    assert_eq!(pos as usize, text.len());
+    let joined: Vec<u8> = tokens
+        .iter()
+        .flat_map(|t| text[t.range()].to_vec())
+        .collect();
+    assert_eq!(joined, text);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn every_algorithm_tiles_arbitrary_bytes(text in proptest::collection::vec(any::<u8>(), 0..200), seed in any::<u64>()) {
+        let vocab = Vocab::from_blob(blob()).unwrap();
+        let n = text.len();
+        let (mut s, mut r) = (vec![0.0; n + 1], vec![0u32; n + 1]);
+        let mut out = vec![Token::default(); n];
+        let mut rng = SmallRng::seed_from_u64(seed);
+        let k = viterbi_decode(&vocab, &text, &mut Scratch::new(&mut s, &mut r), &mut out).unwrap();
+        assert_tiles(&vocab, &text, &out[..k]);
+        for alpha in [0.0, 0.1, 1.0, 50.0] {
+            let mut w = vec![0.0; vocab.id_space()];
+            let table = SamplingTable::new(&vocab, alpha, &mut w).unwrap();
+            let k = viterbi_sample(&vocab, &table, &text, &mut rng, &mut Scratch::new(&mut s, &mut r), &mut out).unwrap();
+            assert_tiles(&vocab, &text, &out[..k]);
+            let k = viterbi_sample_log(&vocab, alpha, &text, &mut rng, &mut Scratch::new(&mut s, &mut r), &mut out).unwrap();
+            assert_tiles(&vocab, &text, &out[..k]);
+            let k = viterbi_sample_legacy(&vocab, alpha, &text, &mut rng, &mut Scratch::new(&mut s, &mut r), &mut out).unwrap();
+            assert_tiles(&vocab, &text, &out[..k]);
+        }
+        let mut e = vec![NBestEntry::default(); (n + 1) * 3];
+        let best = nbest(&vocab, &text, 3, &mut e).unwrap();
+        for i in 0..best.len() {
+            let k = best.write_path(i, &mut out).unwrap();
+            assert_tiles(&vocab, &text, &out[..k]);
+        }
+    }
+
+    #[test]
+    fn blob_reader_never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..2000)) {
+        let _ = Vocab::from_blob(&bytes);
+        // Also with a valid-looking header in front.
+        let mut b = blob()[..64].to_vec();
+        b.extend_from_slice(&bytes);
+        let _ = Vocab::from_blob(&b);
+    }
+
+    #[test]
+    fn mutated_blobs_are_rejected_or_still_tile(pos in 0usize..876_376, byte in any::<u8>(), cut in 0usize..876_376, fix_sum in any::<bool>()) {
+        let mut b = blob().to_vec();
+        let pos = pos % b.len();
+        b[pos] = byte;
+        if fix_sum {
+            // A hostile blob with a correct checksum: structural checks must hold.
+            let sum = checksum(&b[64..]);
+            b[32..40].copy_from_slice(&sum.to_le_bytes());
+        }
+        if let Ok(vocab) = Vocab::from_blob(&b) {
+            let text = "发展中国家 tokenizer \u{1f600}".as_bytes();
+            let (mut s, mut r) = (vec![0.0; text.len() + 1], vec![0u32; text.len() + 1]);
+            let mut out = vec![Token::default(); text.len()];
+            let k = viterbi_decode(&vocab, text, &mut Scratch::new(&mut s, &mut r), &mut out).unwrap();
+            let joined: Vec<u8> = out[..k].iter().flat_map(|t| text[t.range()].to_vec()).collect();
+            prop_assert_eq!(joined, text);
+        }
+        let cut = cut % b.len();
+        prop_assert!(Vocab::from_blob(&b[..cut]).is_err());
+    }
+
+    #[test]
+    fn marginals_sum_like_probabilities(text in proptest::collection::vec(any::<u8>(), 1..12), alpha in 0.0f64..2.0) {
+        let vocab = Vocab::from_blob(blob()).unwrap();
+        let n = text.len();
+        let (mut f, mut b) = (vec![0.0; n + 1], vec![0.0; n + 1]);
+        let mut out = vec![PieceMarginal::default(); n * 40];
+        let (k, _) = marginals(&vocab, &text, alpha, &mut f, &mut b, &mut out).unwrap();
+        // Exactly one token covers each byte: the marginals of the pieces
+        // covering byte i sum to 1.
+        for i in 0..n as u32 {
+            let cover: f64 = out[..k].iter().filter(|m| m.token.start <= i && i < m.token.end).map(|m| m.prob).sum();
+            prop_assert!((cover - 1.0).abs() < SUM_TOL, "byte {}: {}", i, cover);
+        }
+        // Entropy by forward–backward equals the enumerated one.
+        let h = entropy(&vocab, &text, alpha, &mut f, &mut b).unwrap();
+        let mut path = vec![Token::default(); n];
+        let mut scores = Vec::new();
+        enumerate(&vocab, &text, &mut path, 1_000_000, |_, s| scores.push(s)).unwrap();
+        let lz = kexue_core::tokenizer::exact::log_partition_of_scores(scores.iter().copied(), alpha).unwrap();
+        let h2: f64 = scores.iter().map(|s| { let lp = alpha * s - lz; -lp.exp() * lp }).sum();
+        prop_assert!((h - h2).abs() < SUM_TOL * h2.abs().max(1.0), "{} vs {}", h, h2);
+    }
+}
+
+/// The blob checksum (64-bit FNV-1a over 8-byte words, xor length), restated.
+fn checksum(body: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for w in body.chunks_exact(8) {
+        h = (h ^ u64::from_le_bytes(w.try_into().unwrap())).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^ body.len() as u64
+}
+
+#[test]
+fn capacity_shortfalls_are_errors_not_truncation() {
+    let vocab = Vocab::from_blob(blob()).unwrap();
+    let text = "发展中国家".as_bytes();
+    let n = text.len();
+    let mut out = vec![Token::default(); n];
+    // Scratch one short.
+    let (mut s, mut r) = (vec![0.0; n], vec![0u32; n]);
+    assert_eq!(
+        viterbi_decode(&vocab, text, &mut Scratch::new(&mut s, &mut r), &mut out),
+        Err(Error::CapacityExceeded {
+            needed: n,
+            capacity: n - 1
+        })
+    );
+    // Token buffer one short of the segmentation.
+    let (mut s, mut r) = (vec![0.0; n + 1], vec![0u32; n + 1]);
+    let k = viterbi_decode(&vocab, text, &mut Scratch::new(&mut s, &mut r), &mut out).unwrap();
+    assert!(matches!(
+        viterbi_decode(
+            &vocab,
+            text,
+            &mut Scratch::new(&mut s, &mut r),
+            &mut out[..k - 1]
+        ),
+        Err(Error::CapacityExceeded { .. })
+    ));
+    // Enumeration limit.
+    let mut path = vec![Token::default(); n];
+    assert_eq!(
+        enumerate(&vocab, text, &mut path, 3, |_, _| {}),
+        Err(Error::TooManySegmentations { limit: 3 })
+    );
+    // Invalid α.
+    let mut w = vec![0.0; vocab.id_space()];
+    assert!(matches!(
+        SamplingTable::new(&vocab, f64::NAN, &mut w),
+        Err(Error::InvalidAlpha(_))
+    ));
+    assert!(matches!(
+        SamplingTable::new(&vocab, -1.0, &mut w),
+        Err(Error::InvalidAlpha(_))
+    ));
+    assert!(matches!(
+        SamplingTable::new(&vocab, f64::INFINITY, &mut w),
+        Err(Error::InvalidAlpha(_))
+    ));
+}
+
+#[test]
+fn scratch_per_input_byte_is_as_documented() {
+    // One f64 + one u32 per position, positions 0..=n.
+    assert_eq!(
+        Scratch::BYTES_PER_INPUT_BYTE,
+        size_of::<f64>() + size_of::<u32>()
+    );
+    assert_eq!(NBEST_BYTES_PER_INPUT_BYTE_PER_K, 16);
+    let vocab = Vocab::from_blob(blob()).unwrap();
+    let text = vec![b'a'; 1000];
+    let (mut s, mut r) = (vec![0.0; 1001], vec![0u32; 1001]);
+    let scratch = Scratch::new(&mut s, &mut r);
+    assert_eq!(scratch.capacity(), 1000);
+    let bytes = 1001 * (size_of::<f64>() + size_of::<u32>());
+    assert_eq!(bytes, Scratch::BYTES_PER_INPUT_BYTE * (text.len() + 1));
+    let mut out = vec![Token::default(); 1000];
+    let mut scratch = scratch;
+    assert!(viterbi_decode(&vocab, &text, &mut scratch, &mut out).is_ok());
+}
+
+#[test]
+fn blob_opens_in_one_validation_pass_and_rejects_obvious_corruption() {
+    let b = blob();
+    let start = std::time::Instant::now();
+    let vocab = Vocab::from_blob(b).unwrap();
+    eprintln!("open: {:?} for {} bytes", start.elapsed(), b.len());
+    assert_eq!(vocab.as_bytes().len(), b.len());
+    let mut bad = b.to_vec();
+    bad[0] ^= 1;
+    assert_eq!(Vocab::from_blob(&bad).unwrap_err(), Error::BadMagic);
+    let mut bad = b.to_vec();
+    bad[1000] ^= 1;
+    assert_eq!(Vocab::from_blob(&bad).unwrap_err(), Error::ChecksumMismatch);
+    assert!(matches!(
+        Vocab::from_blob(&b[..b.len() - 1]).unwrap_err(),
+        Error::Truncated { .. }
+    ));
+    let mut bad = b.to_vec();
+    bad[8] = 9;
+    assert_eq!(
+        Vocab::from_blob(&bad).unwrap_err(),
+        Error::UnsupportedVersion(9)
+    );
+}
+
+#[test]
+fn pieces_longer_than_the_live_walk_set_use_the_start_order_fallbacks() {
+    // A 100-byte piece keeps more than 64 walks alive on a run of 'a's, so
+    // decoding and linear sampling take their per-start fallbacks; results
+    // must still be exact (decode: the cheap long piece wins) and tile.
+    let long = vec![b'a'; 100];
+    let blob = tokenizer_common::toy_blob(&[(&long, 1_000_000), (b"aa", 10)]);
+    let vocab = Vocab::from_blob(&blob).unwrap();
+    let text = vec![b'a'; 130];
+    let n = text.len();
+    let (mut s, mut r) = (vec![0.0; n + 1], vec![0u32; n + 1]);
+    let mut out = vec![Token::default(); n];
+    let k = viterbi_decode(&vocab, &text, &mut Scratch::new(&mut s, &mut r), &mut out).unwrap();
+    assert_tiles(&vocab, &text, &out[..k]);
+    // Best: the long piece plus fifteen "aa" (where it sits is a tie).
+    assert_eq!(k, 16);
+    assert_eq!(out[..k].iter().filter(|t| t.len() == 100).count(), 1);
+    let mut rng = SmallRng::seed_from_u64(4);
+    let mut w = vec![0.0; vocab.id_space()];
+    let table = SamplingTable::new(&vocab, 1.0, &mut w).unwrap();
+    let mut long_first = 0;
+    for _ in 0..200 {
+        let k = viterbi_sample(
+            &vocab,
+            &table,
+            &text,
+            &mut rng,
+            &mut Scratch::new(&mut s, &mut r),
+            &mut out,
+        )
+        .unwrap();
+        assert_tiles(&vocab, &text, &out[..k]);
+        long_first += usize::from(out[..k].iter().any(|t| t.len() == 100));
+    }
+    // The long piece (count 10^6 vs 10) dominates at α = 1.
+    assert!(long_first > 190, "{long_first}");
+}
