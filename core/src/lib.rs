@@ -9,6 +9,7 @@
 //! | [`attention`] | 2023-10-22 | the attention scale that maximises the softmax gradient: exact `G(a)`, the post's `a*` for normal and cosine scores (any `d`), the fitted laws, Monte Carlo, causal decoder |
 //! | [`loss`] | 2023-03-14 (TaiLr), 2023-10-13 (EMO) | CE, TaiLr, EMO (+ soft-label bound, + CE mixture), 1 − p_t with gradients wrt logits; calibration metrics; the label-noise experiment |
 //! | [`optim`] | 2023-03-07 | Tiger (exact to `tiger.py`), Lion, AdamW, SGD-momentum, LAMB; one state float, fp16 storage, NaN guard |
+//! | [`stats`] | — | chi-square goodness of fit (p-values via the incomplete gamma function) for checking samplers |
 //! | [`nn`] | — | tiny f32 MLP with manual backprop, including gradients with respect to the input |
 //! | [`tokenizer`] | 2023-09-16, 2023-10-16 | Unigram tokenizer: zero-copy vocabulary blob, BytePiece-exact Viterbi decoding, perfect and legacy Viterbi sampling, k-best, exact enumeration / marginals / entropy |
 //!
@@ -49,4 +50,5 @@ pub mod loss;
 pub mod math;
 pub mod nn;
 pub mod optim;
+pub mod stats;
 pub mod tokenizer;
