@@ -31,10 +31,9 @@ pub enum Error {
 impl core::fmt::Display for Error {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            Self::LengthMismatch { observed, probs } => write!(
-                f,
-                "{observed} observed counts but {probs} probabilities"
-            ),
+            Self::LengthMismatch { observed, probs } => {
+                write!(f, "{observed} observed counts but {probs} probabilities")
+            }
             Self::InvalidProbabilities => {
                 f.write_str("probabilities must be finite, non-negative and sum to 1")
             }
@@ -293,6 +292,9 @@ mod tests {
             chi_square_test(&[1, 1], &[0.5, 0.5], f64::NAN),
             Err(Error::InvalidMinExpected)
         );
-        assert_eq!(chi_square_test(&[], &[], 5.0), Err(Error::InvalidProbabilities));
+        assert_eq!(
+            chi_square_test(&[], &[], 5.0),
+            Err(Error::InvalidProbabilities)
+        );
     }
 }

@@ -8,7 +8,8 @@
 
 use std::collections::HashMap;
 
-use egui_plot::{Bar, BarChart, Legend, Line, Plot, PlotPoint, PlotPoints};
+use egui_plot::{Bar, BarChart, Legend, Line, Plot, PlotPoint, PlotPoints, Text};
+use kexue_core::stats::{ChiSquare, chi_square_test};
 use kexue_core::tokenizer::exact::{
     PieceMarginal, entropy, enumerate, log_partition_of_scores, marginals,
 };
@@ -38,6 +39,18 @@ const MAX_TEXT_BYTES: usize = 48;
 
 /// The three samplers compared.
 pub const SAMPLERS: [&str; 3] = ["perfect", "legacy", "k-best"];
+/// Significance level of the chi-square goodness-of-fit verdicts.
+pub const LEVEL: f64 = 1e-3;
+/// Bins with a smaller expected count are pooled in the chi-square test.
+const MIN_EXPECTED: f64 = 5.0;
+/// Example texts offered as buttons (ambiguous ones, where samplers differ).
+const PRESETS: [&str; 5] = [
+    "发展中国家",
+    "计算机",
+    "天气不错",
+    "watching",
+    "unbelievable",
+];
 
 /// The exact analysis of the current text at the current α.
 #[derive(Debug, Clone, Default)]
@@ -87,6 +100,9 @@ pub struct TokenizerPanel {
     pub exact: Exact,
     /// Latest sample counts (from the job).
     pub samples: Option<SampleCounts>,
+    /// Chi-square goodness of fit of each sampler's counts to the exact
+    /// distribution (updated with the counts).
+    pub fits: [Option<ChiSquare>; 3],
     analysed: Option<(String, u64)>,
     job: Option<Job<SampleCounts>>,
     tofu_since: Option<u64>,
@@ -113,11 +129,12 @@ impl Default for TokenizerPanel {
             text: "发展中国家".to_owned(),
             alpha: 1.0,
             k: 8,
-            draws: 20_000,
+            draws: 200_000,
             seed: 1,
             viterbi: Vec::new(),
             exact: Exact::default(),
             samples: None,
+            fits: [None; 3],
             analysed: None,
             job: None,
             tofu_since: None,
@@ -168,6 +185,7 @@ impl TokenizerPanel {
         }
         self.analysed = Some(key);
         self.samples = None;
+        self.fits = [None; 3];
         self.job = None;
         self.exact = Exact::default();
         let bytes = self.bytes();
@@ -255,6 +273,7 @@ impl TokenizerPanel {
         let (alpha, k, draws, seed) = (self.alpha, self.k.max(1), self.draws.max(1), self.seed);
         let vocab = self.vocab;
         self.samples = None;
+        self.fits = [None; 3];
         self.job = Some(Job::spawn(ctx, move |job| {
             let n = bytes.len();
             let mut rng = SmallRng::seed_from_u64(seed);
@@ -327,6 +346,45 @@ impl TokenizerPanel {
         }));
     }
 
+    /// The top `shown` segmentations with their exact probability and each
+    /// sampler's frequency.
+    fn segmentation_table(&self, ui: &mut egui::Ui, shown: usize) {
+        egui::Grid::new("tok_grid")
+            .striped(true)
+            .num_columns(6)
+            .show(ui, |ui| {
+                for head in [
+                    "#",
+                    "segmentation",
+                    "exact",
+                    SAMPLERS[0],
+                    SAMPLERS[1],
+                    SAMPLERS[2],
+                ] {
+                    ui.strong(head);
+                }
+                ui.end_row();
+                for i in 0..shown {
+                    ui.label(i.to_string());
+                    ui.label(self.exact.labels.get(i).map_or("", String::as_str));
+                    ui.label(format!(
+                        "{:.4}",
+                        self.exact.probs.get(i).copied().unwrap_or(0.0)
+                    ));
+                    for s in 0..SAMPLERS.len() {
+                        match &self.samples {
+                            Some(sm) if sm.draws > 0 => ui.label(format!(
+                                "{:.4}",
+                                sm.counts[s].get(i).copied().unwrap_or(0) as f64 / sm.draws as f64
+                            )),
+                            _ => ui.label("–"),
+                        };
+                    }
+                    ui.end_row();
+                }
+            });
+    }
+
     /// Total variation distance between sampler `s`'s frequencies and the
     /// exact probabilities, and the TV expected from sampling noise alone.
     pub fn total_variation(&self, s: usize) -> Option<(f64, f64)> {
@@ -360,27 +418,30 @@ impl Panel for TokenizerPanel {
                      segmentation with probability exactly e^{αS(w)}/Z at the cost of decoding; the first post's \
                      sigmoid sampler (2023-09-16) is biased, and k-best sampling only sees the top k."
             .to_owned();
-        let verdict = match (self.total_variation(0), self.total_variation(1)) {
+        let verdict = match (&self.samples, self.fits) {
             _ if self.exact.error.is_some() => {
                 Verdict::Pending(self.exact.error.clone().unwrap_or_default())
             }
-            (Some((tv_p, noise)), Some((tv_l, _))) => {
-                let draws = self.samples.as_ref().map_or(0, |s| s.draws);
+            (Some(samples), [Some(perfect), Some(legacy), kbest]) => {
+                let kbest = kbest.map_or_else(String::new, |f| {
+                    format!(", k-best (k = {}) p = {:.2e}", self.k, f.p_value)
+                });
                 let text = format!(
-                    "{draws} draws at α = {}: total variation to the exact distribution — perfect {tv_p:.4}, legacy {tv_l:.4} \
-                     (sampling noise alone ≈ {noise:.4}).",
-                    self.alpha
+                    "{} draws at α = {}: chi-square fit to the exact distribution (level {LEVEL:.0e}) — \
+                     perfect p = {:.3}, legacy p = {:.2e}{kbest}.",
+                    samples.draws, self.alpha, perfect.p_value, legacy.p_value
                 );
-                if tv_p <= 3.0 * noise && tv_l > 3.0 * noise {
-                    Verdict::Supported(format!("{text} Perfect matches; legacy is biased."))
-                } else if tv_p <= 3.0 * noise {
-                    Verdict::Mixed(format!(
-                        "{text} Perfect matches; the legacy bias is not resolved at this α and N."
-                    ))
-                } else {
-                    Verdict::Contradicted(format!(
-                        "{text} The perfect sampler is off by more than noise."
-                    ))
+                match (perfect.p_value > LEVEL, legacy.p_value > LEVEL) {
+                    (true, false) => Verdict::Supported(format!(
+                        "{text} The perfect sampler fits; the legacy sampler is rejected (biased)."
+                    )),
+                    (true, true) => Verdict::Mixed(format!(
+                        "{text} The perfect sampler fits; the legacy bias is not resolved at this α and \
+                         number of draws (try more draws or a smaller α)."
+                    )),
+                    (false, _) => Verdict::Contradicted(format!(
+                        "{text} The perfect sampler is rejected at this level."
+                    )),
                 }
             }
             _ => Verdict::Pending(format!(
@@ -405,10 +466,17 @@ impl Panel for TokenizerPanel {
         let label = ui.label("Text (≤ 48 bytes for the exact analysis)");
         ui.add(egui::TextEdit::singleline(&mut self.text).desired_width(240.0))
             .labelled_by(label.id);
+        ui.horizontal_wrapped(|ui| {
+            for preset in PRESETS {
+                if ui.small_button(preset).clicked() {
+                    preset.clone_into(&mut self.text);
+                }
+            }
+        });
         ui.add(egui::Slider::new(&mut self.alpha, 0.0..=3.0).text("α"));
         ui.add(egui::Slider::new(&mut self.k, 1..=64).text("k (k-best)"));
         ui.add(
-            egui::Slider::new(&mut self.draws, 1_000..=200_000)
+            egui::Slider::new(&mut self.draws, 1_000..=1_000_000)
                 .logarithmic(true)
                 .text("draws"),
         );
@@ -437,8 +505,16 @@ impl Panel for TokenizerPanel {
             job.cancel();
         }
         for (s, name) in SAMPLERS.iter().enumerate() {
-            if let Some((tv, noise)) = self.total_variation(s) {
-                ui.label(format!("{name}: TV {tv:.4} (noise ≈ {noise:.4})"));
+            if let (Some((tv, noise)), Some(fit)) = (self.total_variation(s), self.fits[s]) {
+                let verdict = if fit.p_value > LEVEL {
+                    "fits"
+                } else {
+                    "rejected"
+                };
+                ui.label(format!(
+                    "{name}: χ² = {:.1} (df {}), p = {:.2e} — {verdict}; TV {tv:.4} (noise ≈ {noise:.4})",
+                    fit.statistic, fit.df, fit.p_value
+                ));
             }
         }
     }
@@ -451,7 +527,7 @@ impl Panel for TokenizerPanel {
             ui.label(err);
             return;
         }
-        let h = ui.available_height() / 3.0 - 8.0;
+        let h = ui.available_height() / 2.0 - 40.0;
         let shown = self.exact.probs.len().min(TOP);
         let mut charts = Vec::new();
         let width = 0.2;
@@ -479,17 +555,29 @@ impl Panel for TokenizerPanel {
                 charts.push(BarChart::new(*name, bars));
             }
         }
-        ui.label(format!(
-            "Top {shown} segmentations (0 = most probable): exact probability and sampled frequencies"
-        ));
-        Plot::new("tok_bars")
-            .height(h)
-            .legend(Legend::default())
-            .show(ui, |plot| {
-                for c in charts {
-                    plot.bar_chart(c);
-                }
+        ui.horizontal(|ui| {
+            let w = ui.available_width() * 0.55;
+            ui.vertical(|ui| {
+                ui.set_width(w);
+                ui.label(format!(
+                    "Top {shown} segmentations (0 = most probable): exact probability and sampled frequencies"
+                ));
+                Plot::new("tok_bars")
+                    .height(h)
+                    .legend(Legend::default())
+                    .show(ui, |plot| {
+                        for c in charts {
+                            plot.bar_chart(c);
+                        }
+                    });
             });
+            ui.vertical(|ui| {
+                egui::ScrollArea::vertical()
+                    .id_salt("tok_table")
+                    .max_height(h + 20.0)
+                    .show(ui, |ui| self.segmentation_table(ui, shown));
+            });
+        });
         ui.horizontal(|ui| {
             let w = ui.available_width() / 2.0 - 8.0;
             ui.vertical(|ui| {
@@ -507,19 +595,27 @@ impl Panel for TokenizerPanel {
             });
             ui.vertical(|ui| {
                 ui.set_width(w);
-                ui.label("Per-piece marginals over the text (byte offsets; P > 1%)");
+                ui.label(
+                    "Per-piece marginals: P(piece in the segmentation), over its bytes (P > 1%)",
+                );
+                let bytes = self.bytes();
                 Plot::new("tok_marginals")
                     .height(h)
                     .x_axis_label("byte")
                     .show(ui, |plot| {
                         for m in self.exact.marginals.iter().filter(|m| m.prob > 0.01) {
-                            let pts = vec![
-                                PlotPoint::new(f64::from(m.token.start), m.prob),
-                                PlotPoint::new(f64::from(m.token.end), m.prob),
-                            ];
-                            plot.line(Line::new(
-                                format!("{}..{}", m.token.start, m.token.end),
-                                PlotPoints::Owned(pts),
+                            let piece = String::from_utf8_lossy(
+                                bytes.get(m.token.range()).unwrap_or_default(),
+                            )
+                            .into_owned();
+                            let (a, b) = (f64::from(m.token.start), f64::from(m.token.end));
+                            let pts = vec![PlotPoint::new(a, m.prob), PlotPoint::new(b, m.prob)];
+                            let name = format!("{piece} [{a}, {b}) P = {:.3}", m.prob);
+                            plot.line(Line::new(name.clone(), PlotPoints::Owned(pts)).width(3.0));
+                            plot.text(Text::new(
+                                name,
+                                PlotPoint::new(0.5 * (a + b), m.prob),
+                                piece,
                             ));
                         }
                     });
@@ -532,6 +628,9 @@ impl Panel for TokenizerPanel {
             return false;
         };
         if let Some(last) = job.drain().pop() {
+            for (fit, counts) in self.fits.iter_mut().zip(&last.counts) {
+                *fit = chi_square_test(counts, &self.exact.probs, MIN_EXPECTED).ok();
+            }
             self.samples = Some(last);
         }
         !job.is_finished()
