@@ -8,6 +8,7 @@ use cortex_m_rt::entry;
 use kexue_core::optim::{
     Gradient, Optimizer, ParamKind, StepInfo, StepOptions, TensorMut, Tiger, TigerConfig,
 };
+use kexue_core::tokenizer::{Scratch, Token, Vocab, viterbi_decode};
 use kexue_core::{attention, loss, math};
 use semihosting::{println, process};
 
@@ -23,6 +24,14 @@ fn check(name: &str, got: f64, want: f64, tol: f64) -> bool {
 }
 
 static SCORES: [f64; 4] = [1.0, 2.0, 3.0, 4.0];
+
+/// The real 40k BytePiece vocabulary, compiled, kept in flash and read in place.
+static BLOB: &[u8] = include_bytes!("../../tests/data/tokenizer/bytepiece.plus.40k.kxb");
+
+/// `今天天气不错，watching TV.` and its Viterbi segmentation by the desktop
+/// build (`kexue-lab tokenize --format ids`), which matches BytePiece.
+const TEXT: &str = "今天天气不错，watching TV.";
+const WANT_IDS: [u32; 8] = [18281, 5360, 5951, 18165, 6858, 28094, 2140, 49];
 
 #[entry]
 fn main() -> ! {
@@ -131,6 +140,43 @@ fn main() -> ! {
         f64::from(m[1]),
         -0.035 * 3.0,
         1e-6,
+    );
+
+    // tokenizer: validate the blob in flash (one pass), decode a sentence into
+    // static scratch (12 bytes per input byte) and a static token buffer.
+    let scores = cortex_m::singleton!(: [f64; 64] = [0.0; 64]).unwrap_or_else(|| process::exit(2));
+    let routes = cortex_m::singleton!(: [u32; 64] = [0; 64]).unwrap_or_else(|| process::exit(2));
+    let tokens = cortex_m::singleton!(: [Token; 32] = [Token { id: 0, start: 0, end: 0 }; 32])
+        .unwrap_or_else(|| process::exit(2));
+    let decoded = Vocab::from_blob(BLOB).and_then(|vocab| {
+        viterbi_decode(
+            &vocab,
+            TEXT.as_bytes(),
+            &mut Scratch::new(&mut scores[..], &mut routes[..]),
+            &mut tokens[..],
+        )
+    });
+    let n = decoded.unwrap_or(0);
+    let ids_match = tokens.get(..n).is_some_and(|t| {
+        t.len() == WANT_IDS.len() && t.iter().zip(WANT_IDS).all(|(t, w)| t.id == w)
+    });
+    semihosting::print!("     tokenizer ids:");
+    for t in tokens.get(..n).unwrap_or_default() {
+        semihosting::print!(" {}", t.id);
+    }
+    println!();
+    all &= check(
+        "tokenizer Viterbi ids = BytePiece's",
+        f64::from(u8::from(ids_match)),
+        1.0,
+        0.0,
+    );
+    let truncated = Vocab::from_blob(BLOB.get(..BLOB.len() / 2).unwrap_or_default()).is_err();
+    all &= check(
+        "tokenizer truncated blob gives an error",
+        f64::from(u8::from(truncated)),
+        1.0,
+        0.0,
     );
 
     println!(
