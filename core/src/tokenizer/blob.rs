@@ -287,6 +287,13 @@ impl<'a> Vocab<'a> {
         self.max_piece_len
     }
 
+    /// The unit records and the score table, for hot loops that index them
+    /// directly (every base of a validated blob is in range).
+    #[inline(always)]
+    pub(crate) fn tables(&self) -> (&'a [[u8; 6]], &'a [[u8; 8]]) {
+        (self.units, self.scores)
+    }
+
     /// Number of trie units (the blob has `64 + 6·units + 8·id_space` bytes).
     #[must_use]
     pub fn unit_count(&self) -> usize {

@@ -150,7 +150,10 @@ pub(crate) const ACTIVE: usize = 64;
 /// every walk started at `s < e` that is still inside the trie takes its step
 /// by `text[e−1]` (independent loads, so they overlap in the CPU), in
 /// increasing `s` — longest piece first, as the tie rule requires — and the
-/// best candidate is kept with a strict `>`, branch-free. Returns false (having
+/// best candidate is kept with a strict `>`, branch-free. The walk from
+/// `e − 1` (the one-byte piece, always in the vocabulary) is stepped from the
+/// root after the loop, with no state to load or check: one walk step in about
+/// five on English, and 9 % fewer instructions (cachegrind). Returns false (having
 /// written garbage) if more than [`ACTIVE`] walks were alive at once, so that
 /// the caller falls back to [`decode_per_start`].
 fn decode_active(vocab: &Vocab<'_>, text: &[u8], best: &mut [f64], route: &mut [u32]) -> bool {
@@ -165,21 +168,11 @@ fn decode_active(vocab: &Vocab<'_>, text: &[u8], best: &mut [f64], route: &mut [
         .zip(best.iter_mut().skip(1).zip(route.iter_mut().skip(1)))
         .enumerate()
     {
-        // The walk starting at e − 1 = e1 joins last (shortest pieces last).
-        if count >= ACTIVE {
-            return false;
-        }
-        #[expect(clippy::indexing_slicing, reason = "count < ACTIVE checked just above")]
-        {
-            nodes[count] = root;
-            bases[count] = prev;
-            starts[count] = e1 as u32;
-        }
-        count += 1;
         let e = e1 as u32 + 1;
         let mut best_e = f64::NEG_INFINITY;
         let mut route_e = 0u32;
         let mut kept = 0usize;
+        // The walks started before e − 1, longest pieces first.
         for i in 0..count.min(ACTIVE) {
             #[expect(clippy::indexing_slicing, reason = "kept ≤ i < count ≤ ACTIVE")]
             {
@@ -200,7 +193,24 @@ fn decode_active(vocab: &Vocab<'_>, text: &[u8], best: &mut [f64], route: &mut [
                 kept += usize::from(ok);
             }
         }
-        count = kept;
+        // The walk from e − 1 takes its first step, from the root (every single
+        // byte is a piece): the shortest candidate, last, then joins the walks.
+        let (unit, id, _) = vocab.step(root, c);
+        let cand = prev + vocab.score_of(id);
+        if cand > best_e {
+            best_e = cand;
+            route_e = (1 << 16) | u32::from(id);
+        }
+        if kept >= ACTIVE {
+            return false;
+        }
+        #[expect(clippy::indexing_slicing, reason = "kept < ACTIVE checked just above")]
+        {
+            nodes[kept] = unit;
+            bases[kept] = prev;
+            starts[kept] = e1 as u32;
+        }
+        count = kept + 1;
         *b = best_e;
         *r = route_e;
         prev = best_e;

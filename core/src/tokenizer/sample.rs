@@ -230,7 +230,10 @@ pub fn viterbi_sample<R: Rng + ?Sized>(
 /// known together, so instead of one reservoir draw per candidate a single
 /// uniform picks the route from their running sums — the same categorical
 /// distribution `P(route[e] = s) = Z[s]·e^{α v} / Z[e]` with one random number
-/// per position. Returns `Some(true)` on success, `Some(false)` if a value left
+/// per position. As in `decode_active`, the walk from `e − 1` takes its first
+/// step from the root after the loop; it is the last candidate and always has
+/// positive weight, so a target that rounds up to the total picks it. Returns
+/// `Some(true)` on success, `Some(false)` if a value left
 /// the `f64` range (the caller resamples in the log domain; this depends only
 /// on the text and α), `None` if more than `ACTIVE` walks were alive.
 fn sample_linear_active<R: Rng + ?Sized>(
@@ -241,14 +244,28 @@ fn sample_linear_active<R: Rng + ?Sized>(
     z: &mut [f64],
     route: &mut [u32],
 ) -> Option<bool> {
+    use super::blob::{BASE_SHIFT, OCCUPIED};
     use super::decode::ACTIVE;
+    const MASK: usize = ACTIVE - 1;
+    // As in `decode_active`: per live walk its node, Z[start] and `start << 16`
+    // (wrapping); masked indices, so no bounds checks in the loop.
     let mut nodes = [0u32; ACTIVE];
     let mut bases = [0f64; ACTIVE];
-    let mut starts = [0u32; ACTIVE];
+    let mut tags = [0u32; ACTIVE];
+    // Running sums of the candidates at the current position, and their routes.
     let mut sums = [0f64; ACTIVE];
     let mut codes = [0u32; ACTIVE];
     let mut count = 0usize;
-    let root = vocab.root();
+    let (units, _) = vocab.tables();
+    let weights = table.table;
+    let last_id = weights.len().checked_sub(1)?;
+    let weight = |id: u16| {
+        #[expect(clippy::indexing_slicing, reason = "id ≤ last_id < len")]
+        weights[usize::from(id).min(last_id)]
+    };
+    let root_base = vocab.root() >> BASE_SHIFT;
+    // An opaque zero keeps the id mask branch-free (see `decode_active`).
+    let zero = core::hint::black_box(0u16);
     let mut prev = 1.0f64; // Z[e − 1]
     if let Some(z0) = z.first_mut() {
         *z0 = 1.0;
@@ -258,38 +275,63 @@ fn sample_linear_active<R: Rng + ?Sized>(
         .zip(z.iter_mut().skip(1).zip(route.iter_mut().skip(1)))
         .enumerate()
     {
-        if count >= ACTIVE {
+        let start_tag = (e1 as u32) << 16;
+        let end_tag = start_tag.wrapping_add(1 << 16);
+        let label = OCCUPIED | u32::from(c);
+        let mut total = 0.0f64;
+        let mut kept = 0usize;
+        for i in 0..count {
+            #[expect(clippy::indexing_slicing, reason = "masked indices < ACTIVE")]
+            let (node, base, tag) = (nodes[i & MASK], bases[i & MASK], tags[i & MASK]);
+            let idx = ((node >> BASE_SHIFT) ^ u32::from(c)) as usize;
+            let rec = units.get(idx).copied().unwrap_or_default();
+            let unit = u32::from_le_bytes([rec[0], rec[1], rec[2], rec[3]]);
+            let ok = unit & 0x1ff == label;
+            let id = u16::from_le_bytes([rec[4], rec[5]]) & zero.wrapping_sub(u16::from(ok));
+            let p = base * weight(id);
+            total += p;
+            #[expect(clippy::indexing_slicing, reason = "masked indices < ACTIVE")]
+            {
+                sums[i & MASK] = total;
+                codes[i & MASK] = end_tag.wrapping_sub(tag) | u32::from(id);
+                nodes[kept & MASK] = unit;
+                bases[kept & MASK] = base;
+                tags[kept & MASK] = tag;
+            }
+            kept += usize::from(ok);
+        }
+        // The walk from e − 1 takes its first step from the root (every single
+        // byte is a piece): the shortest candidate, last.
+        let rec = units
+            .get((root_base ^ u32::from(c)) as usize)
+            .copied()
+            .unwrap_or_default();
+        let unit = u32::from_le_bytes([rec[0], rec[1], rec[2], rec[3]]);
+        let id = u16::from_le_bytes([rec[4], rec[5]]);
+        let p = prev * weight(id);
+        total += p;
+        if count >= ACTIVE || kept >= ACTIVE {
             return None;
         }
-        #[expect(clippy::indexing_slicing, reason = "count < ACTIVE checked just above")]
+        // Z[e − 1] ≥ 2^−64 and weights ≥ 2^−900 in linear mode, so the last
+        // candidate has positive weight: a target that rounds up to `total`
+        // picks it, never a zero-weight candidate. (Checked, not assumed.)
+        if p <= 0.0 {
+            return Some(false);
+        }
+        #[expect(
+            clippy::indexing_slicing,
+            reason = "count, kept < ACTIVE checked just above"
+        )]
         {
-            nodes[count] = root;
-            bases[count] = prev;
-            starts[count] = e1 as u32;
+            sums[count] = total;
+            codes[count] = (1 << 16) | u32::from(id);
+            nodes[kept] = unit;
+            bases[kept] = prev;
+            tags[kept] = start_tag;
         }
-        count += 1;
-        let e = e1 as u32 + 1;
-        let mut total = 0.0f64;
-        let mut last_live = 0usize;
-        let mut kept = 0usize;
-        let live = count.min(ACTIVE);
-        for i in 0..live {
-            #[expect(clippy::indexing_slicing, reason = "kept ≤ i < count ≤ ACTIVE")]
-            {
-                let (unit, id, ok) = vocab.step(nodes[i], c);
-                let base = bases[i];
-                let start = starts[i];
-                let p = base * table.weight(id);
-                total += p;
-                sums[i] = total;
-                codes[i] = ((e - start) << 16) | u32::from(id);
-                last_live = if p > 0.0 { i } else { last_live };
-                nodes[kept] = unit;
-                bases[kept] = base;
-                starts[kept] = start;
-                kept += usize::from(ok);
-            }
-        }
+        let live = count + 1;
+        count = kept + 1;
         // One uniform picks the candidate whose running-sum interval holds it.
         let target = uniform(rng) * total;
         let mut pick = 0usize;
@@ -297,11 +339,10 @@ fn sample_linear_active<R: Rng + ?Sized>(
         for &s in &sums[..live] {
             pick += usize::from(s <= target);
         }
-        #[expect(clippy::indexing_slicing, reason = "last_live < live ≤ ACTIVE")]
+        #[expect(clippy::indexing_slicing, reason = "live − 1 < ACTIVE")]
         {
-            *r = codes[pick.min(last_live)];
+            *r = codes[pick.min(live - 1)];
         }
-        count = kept;
         let mut value = total;
         if !(RESCALE_LOW..=RESCALE_HIGH).contains(&value) {
             if !(value.is_finite() && value >= f64::MIN_POSITIVE) {
