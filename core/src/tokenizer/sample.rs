@@ -141,7 +141,9 @@ fn scale_pow2(x: f64, k: i32) -> f64 {
 /// leaves `[2^−64, 2^64]`; should a value still leave the `f64` range (which
 /// depends only on the text and α, never on the random numbers), the input is
 /// resampled with the log-domain recursion [`viterbi_sample_log`], so the result
-/// is exact for every α. Uses one `u64` from `rng` per candidate piece; never
+/// is exact for every α. Uses at most one `u64` from `rng` per candidate piece
+/// (in the usual position-order scan, one per position where more than one
+/// piece ends with positive weight, none where the choice is forced); never
 /// loops on any RNG output (`u ∈ [0, 1)`, and the first candidate at each
 /// position is always taken).
 ///
@@ -230,7 +232,8 @@ pub fn viterbi_sample<R: Rng + ?Sized>(
 /// known together, so instead of one reservoir draw per candidate a single
 /// uniform picks the route from their running sums — the same categorical
 /// distribution `P(route[e] = s) = Z[s]·e^{α v} / Z[e]` with one random number
-/// per position. As in `decode_active`, the walk from `e − 1` takes its first
+/// per position, and none where only the one-byte piece ends with positive
+/// weight (two positions in three of CJK text: inside a character). As in `decode_active`, the walk from `e − 1` takes its first
 /// step from the root after the loop; it is the last candidate and always has
 /// positive weight, so a target that rounds up to the total picks it. Returns
 /// `Some(true)` on success, `Some(false)` if a value left
@@ -253,7 +256,8 @@ fn sample_linear_active<R: Rng + ?Sized>(
     let mut bases = [0f64; ACTIVE];
     let mut tags = [0u32; ACTIVE];
     // Running sums of the candidates at the current position, and their routes.
-    let mut sums = [0f64; ACTIVE];
+    // (PICK_PAD − 1 longer: padding after the candidates, see the pick below.)
+    let mut sums = [0f64; ACTIVE + PICK_PAD - 1];
     let mut codes = [0u32; ACTIVE];
     let mut count = 0usize;
     let (units, _) = vocab.tables();
@@ -309,6 +313,9 @@ fn sample_linear_active<R: Rng + ?Sized>(
         let unit = u32::from_le_bytes([rec[0], rec[1], rec[2], rec[3]]);
         let id = u16::from_le_bytes([rec[4], rec[5]]);
         let p = prev * weight(id);
+        // Sum over the longer candidates: exactly 0 iff none has positive
+        // weight (weights are ≥ 0), e.g. inside a multi-byte character.
+        let longer = total;
         total += p;
         if count >= ACTIVE || kept >= ACTIVE {
             return None;
@@ -332,16 +339,40 @@ fn sample_linear_active<R: Rng + ?Sized>(
         }
         let live = count + 1;
         count = kept + 1;
-        // One uniform picks the candidate whose running-sum interval holds it.
-        let target = uniform(rng) * total;
-        let mut pick = 0usize;
-        #[expect(clippy::indexing_slicing, reason = "live ≤ ACTIVE")]
-        for &s in &sums[..live] {
-            pick += usize::from(s <= target);
-        }
-        #[expect(clippy::indexing_slicing, reason = "live − 1 < ACTIVE")]
-        {
-            *r = codes[pick.min(live - 1)];
+        if longer == 0.0 {
+            // The one-byte piece is the only way to reach e: no draw needed.
+            *r = (1 << 16) | u32::from(id);
+        } else {
+            // One uniform picks the candidate whose running-sum interval
+            // holds it: the number of running sums ≤ the target. The sums are
+            // non-decreasing, so for up to PICK_PAD candidates (almost every
+            // position) a branch-free binary search counts them in three
+            // probes, with no loop whose varying length the CPU mispredicts.
+            let target = uniform(rng) * total;
+            let pick = if live <= PICK_PAD {
+                // +∞ after the last candidate keeps the searched prefix sorted
+                // (scalar stores and loads: no store-forwarding stalls).
+                if let Some(pad) = sums.get_mut(live..live + PICK_PAD - 1) {
+                    pad.fill(f64::INFINITY);
+                }
+                let mut pick = 0usize;
+                for step in [4usize, 2, 1] {
+                    let probe = pick + step - 1;
+                    let s = sums.get(probe).copied().unwrap_or(f64::INFINITY);
+                    pick += if s <= target { step } else { 0 };
+                }
+                pick
+            } else {
+                #[expect(clippy::indexing_slicing, reason = "live ≤ ACTIVE")]
+                sums[..live]
+                    .iter()
+                    .map(|&s| usize::from(s <= target))
+                    .sum::<usize>()
+            };
+            #[expect(clippy::indexing_slicing, reason = "live − 1 < ACTIVE")]
+            {
+                *r = codes[pick.min(live - 1)];
+            }
         }
         let mut value = total;
         if !(RESCALE_LOW..=RESCALE_HIGH).contains(&value) {
@@ -361,6 +392,10 @@ fn sample_linear_active<R: Rng + ?Sized>(
     }
     Some(true)
 }
+
+/// Candidates per position that `sample_linear_active` picks among by a
+/// three-probe binary search (more fall back to a linear count).
+const PICK_PAD: usize = 8;
 
 /// Log-domain perfect sampler driven by a table (`α v` in log mode, `e^{α v}`
 /// in linear mode).
