@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests in `tests/tests/`: locating the
-//! repository's data and the statistics used by sampler tests.
+//! repository's data, the statistics used by sampler tests, and the bodies of
+//! the tokenizer's fuzz targets.
 
+pub mod fuzz;
 pub mod stats;
 
 use std::path::PathBuf;
