@@ -160,38 +160,25 @@ pub fn check_algorithms(
         );
     }
 
-    if let Some(table) = table {
-        let k = viterbi_sample(
-            vocab,
-            table,
-            text,
-            &mut rng,
-            &mut Scratch::new(&mut s, &mut r),
-            &mut out,
-        )
-        .expect("perfect sampler");
-        assert!(tiling_score(vocab, text, &out[..k]) <= best);
+    for sampler in ["perfect", "log-domain", "legacy"] {
+        let mut scratch = Scratch::new(&mut s, &mut r);
+        let k = match (sampler, table) {
+            ("perfect", Some(t)) => {
+                viterbi_sample(vocab, t, text, &mut rng, &mut scratch, &mut out)
+            }
+            ("perfect", None) => continue,
+            ("log-domain", _) => {
+                viterbi_sample_log(vocab, alpha, text, &mut rng, &mut scratch, &mut out)
+            }
+            _ => viterbi_sample_legacy(vocab, alpha, text, &mut rng, &mut scratch, &mut out),
+        }
+        .unwrap_or_else(|e| panic!("{sampler} sampler: {e}"));
+        let score = tiling_score(vocab, text, &out[..k]);
+        assert!(
+            score <= best,
+            "{sampler} sampler scores {score} > decode {best}"
+        );
     }
-    let k = viterbi_sample_log(
-        vocab,
-        alpha,
-        text,
-        &mut rng,
-        &mut Scratch::new(&mut s, &mut r),
-        &mut out,
-    )
-    .expect("log-domain sampler");
-    assert!(tiling_score(vocab, text, &out[..k]) <= best);
-    let k = viterbi_sample_legacy(
-        vocab,
-        alpha,
-        text,
-        &mut rng,
-        &mut Scratch::new(&mut s, &mut r),
-        &mut out,
-    )
-    .expect("legacy sampler");
-    assert!(tiling_score(vocab, text, &out[..k]) <= best);
 
     const K: usize = 4;
     let mut entries = vec![NBestEntry::default(); (n + 1) * K];
