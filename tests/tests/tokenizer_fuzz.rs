@@ -4,8 +4,6 @@
 
 mod tokenizer_common;
 
-use std::path::Path;
-
 use kexue_core::tokenizer::Vocab;
 use kexue_tests::fuzz::{TextFuzzer, check_blob};
 use kexue_tests::workspace_root;
@@ -22,7 +20,7 @@ fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            (name, std::fs::read(Path::new(&path)).unwrap())
+            (name, std::fs::read(&path).unwrap())
         })
         .collect();
     files.sort();

@@ -13,6 +13,7 @@ use kexue_core::tokenizer::{
     Error, SamplingTable, Scratch, Token, Vocab, viterbi_decode, viterbi_sample,
     viterbi_sample_legacy, viterbi_sample_log,
 };
+use kexue_tests::fuzz::blob_checksum;
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
@@ -89,7 +90,7 @@ proptest! {
         b[pos] = byte;
         if fix_sum {
             // A hostile blob with a correct checksum: structural checks must hold.
-            let sum = checksum(&b[64..]);
+            let sum = blob_checksum(&b[64..]);
             b[32..40].copy_from_slice(&sum.to_le_bytes());
         }
         if let Ok(vocab) = Vocab::from_blob(&b) {
@@ -126,15 +127,6 @@ proptest! {
         let h2: f64 = scores.iter().map(|s| { let lp = alpha * s - lz; -lp.exp() * lp }).sum();
         prop_assert!((h - h2).abs() < SUM_TOL * h2.abs().max(1.0), "{} vs {}", h, h2);
     }
-}
-
-/// The blob checksum (64-bit FNV-1a over 8-byte words, xor length), restated.
-fn checksum(body: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for w in body.chunks_exact(8) {
-        h = (h ^ u64::from_le_bytes(w.try_into().unwrap())).wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h ^ body.len() as u64
 }
 
 #[test]
