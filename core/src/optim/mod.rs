@@ -23,7 +23,7 @@
 //! * The caller owns parameters, gradients and state, as flat slices; state is
 //!   planar (AdamW: all `m`, then all `v`), its length is `n × STATE_FLOATS`. [`Optimizer::STATE_FLOATS`] and
 //!   [`Optimizer::STATE_FLOATS_ACCUMULATING`] make memory a visible fact.
-//! * [`train`] is the one generic training driver (micro-steps, accumulation,
+//! * [`train()`] is the one generic training driver (micro-steps, accumulation,
 //!   NaN injection, fp16 storage); [`tasks`] holds the 2-D test functions and
 //!   the small-network task.
 //!

@@ -4,7 +4,7 @@
 //!
 //! A [`Task`] declares its parameter tensors ([`Layout`]) and computes a
 //! (mini-batch) loss and gradient from f32 parameters; the driver
-//! [`super::train`] does the rest.
+//! [`super::train()`] does the rest.
 
 use rand::{Rng, RngExt};
 use rand_distr::StandardNormal;

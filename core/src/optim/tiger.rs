@@ -34,7 +34,7 @@
 //! (`tf.reduce_mean(var**2)`) before the update. Here the kernel returns
 //! `Σθ²` of the θ it writes ([`super::TensorReport::theta_sq_sum`]); passed
 //! back as the next step's [`super::StepOptions::rms_hint`] it makes the step
-//! a single pass (the driver [`super::train`] does this). Without a hint the
+//! a single pass (the driver [`super::train()`] does this). Without a hint the
 //! kernel does the extra pass. Embedding rows are short, so their RMS is read
 //! per row just before the row is updated (the row is then in cache).
 
