@@ -221,6 +221,17 @@ fn blob_opens_in_one_validation_pass_and_rejects_obvious_corruption() {
         Vocab::from_blob(&bad).unwrap_err(),
         Error::UnsupportedVersion(9)
     );
+    // An occupied unit in the root's block would be a child of the empty
+    // unit 0, reviving dead walks in the decoder: rejected.
+    let mut bad = b.to_vec();
+    let at = 64 + 6 * 5;
+    bad[at..at + 4].copy_from_slice(&(0x100u32 | 5).to_le_bytes());
+    let sum = blob_checksum(&bad[64..]);
+    bad[32..40].copy_from_slice(&sum.to_le_bytes());
+    assert_eq!(
+        Vocab::from_blob(&bad).unwrap_err(),
+        Error::CorruptBlob("a unit of the root's block is occupied")
+    );
 }
 
 #[test]

@@ -20,7 +20,8 @@
 //! by byte `c` is unit `base(n) ^ c`, which is that child iff its low 9 bits
 //! are `0x100 | c` (occupied flag + label). A unit is `label | occupied << 8 |
 //! terminal << 9 | base << 10`. Unit 0 is the root (its occupied flag is clear,
-//! so it is nobody's child); units 256–511 form an always-empty block that
+//! so it is nobody's child) and units 1–255 are empty, so the empty unit 0
+//! (base 0) has no children; units 256–511 form an always-empty block that
 //! leaves point to. Every base is distinct among units with children, so the
 //! label check identifies the parent. A unit and its id share one 6-byte record
 //! so that a trie step touches one cache line.
@@ -227,6 +228,11 @@ impl<'a> Vocab<'a> {
             }
             if i == 0 && u & OCCUPIED != 0 {
                 return Err(Error::CorruptBlob("the root is marked as a child"));
+            }
+            // The rest of block 0 is empty, so the empty unit 0 (base 0) has no
+            // children: a dead walk stays dead however often it is stepped.
+            if i < 256 && u & OCCUPIED != 0 {
+                return Err(Error::CorruptBlob("a unit of the root's block is occupied"));
             }
             if u & TERMINAL != 0 {
                 let score = scores.get(id).map_or(f64::NAN, |s| f64::from_le_bytes(*s));
