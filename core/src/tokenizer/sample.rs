@@ -142,8 +142,9 @@ fn scale_pow2(x: f64, k: i32) -> f64 {
 /// depends only on the text and α, never on the random numbers), the input is
 /// resampled with the log-domain recursion [`viterbi_sample_log`], so the result
 /// is exact for every α. Uses at most one `u64` from `rng` per candidate piece
-/// (in the usual position-order scan, one per position where more than one
-/// piece ends with positive weight, none where the choice is forced); never
+/// (in the usual position-order scans, one per position on mostly-ASCII text,
+/// and otherwise one per position where more than one piece ends with
+/// positive weight, none where the choice is forced); never
 /// loops on any RNG output (`u ∈ [0, 1)`, and the first candidate at each
 /// position is always taken).
 ///
@@ -182,7 +183,15 @@ pub fn viterbi_sample<R: Rng + ?Sized>(
     }
     let n = text.len();
     let (z, route) = scratch.buffers(n)?;
-    match sample_linear_active(vocab, table, text, rng, z, route) {
+    // As in `viterbi_decode`: the young-walk scan on mostly-ASCII text, the
+    // list-only scan (which skips the draw where the choice is forced) on CJK.
+    let ascii = text.iter().filter(|&&b| b < 0x80).count();
+    let linear = if 2 * ascii < n {
+        sample_linear_active(vocab, table, text, rng, z, route)
+    } else {
+        sample_linear_young(vocab, table, text, rng, z, route)
+    };
+    match linear {
         Some(true) => return backtrack(route, n, out),
         Some(false) => return sample_log_table(vocab, table, text, rng, scratch, out),
         None => {} // more live walks than ACTIVE: the per-start order below
@@ -384,6 +393,166 @@ fn sample_linear_active<R: Rng + ?Sized>(
             value = scale_pow2(value, -exp);
             #[expect(clippy::indexing_slicing, reason = "count ≤ ACTIVE")]
             for b in &mut bases[..count] {
+                *b = scale_pow2(*b, -exp);
+            }
+        }
+        *ze = value;
+        prev = value;
+    }
+    Some(true)
+}
+
+/// Walks that [`sample_linear_young`] keeps in fixed slots rather than in its
+/// walk list (as `YOUNG` in `viterbi_decode`'s scan).
+const YOUNG: usize = 4;
+
+/// [`sample_linear_active`] with the walk layout of `viterbi_decode`'s scan on
+/// mostly-ASCII text: the walks from `e − 2 … e − 1 − YOUNG` sit in fixed slots
+/// (a dead one has unit 0 and weight 0) and are stepped in straight-line code
+/// after the walk list, then the walk from `e − 1` from the root. The pick
+/// takes candidate `i` with probability `p_i / Z[e]` by one uniform against
+/// the running sums, in the same order as [`sample_linear_active`], split in
+/// two: the list's candidates, searched only if the target
+/// falls below their sum, and the `YOUNG + 1` fixed ones, picked by a chain of
+/// selects over constant indices, so their sums and routes never leave
+/// registers. A uniform is drawn at every position: on English the forced
+/// positions are too irregular for a branch that skips the draw to pay.
+/// Returns as [`sample_linear_active`].
+#[expect(
+    clippy::indexing_slicing,
+    reason = "indices are j < YOUNG, probes < PICK_PAD, i < count ≤ ACTIVE and kept < ACTIVE (checked)"
+)]
+fn sample_linear_young<R: Rng + ?Sized>(
+    vocab: &Vocab<'_>,
+    table: &SamplingTable<'_>,
+    text: &[u8],
+    rng: &mut R,
+    z: &mut [f64],
+    route: &mut [u32],
+) -> Option<bool> {
+    use super::decode::ACTIVE;
+    // The walk list: node, Z[start] and start per walk; the running sums and
+    // routes of its candidates at the current position (PICK_PAD − 1 longer:
+    // +∞ padding for the search).
+    let mut nodes = [0u32; ACTIVE];
+    let mut bases = [0f64; ACTIVE];
+    let mut starts = [0u32; ACTIVE];
+    let mut list_sums = [0f64; ACTIVE + PICK_PAD - 1];
+    let mut list_codes = [0u32; ACTIVE];
+    // The fixed candidates: young walks oldest first, then the one-byte piece.
+    let mut fixed_sums = [0f64; YOUNG + 1];
+    let mut fixed_codes = [0u32; YOUNG + 1];
+    // young_node[j], young_base[j]: the walk from e − 2 − j and Z at its start.
+    let mut young_node = [0u32; YOUNG];
+    let mut young_base = [0f64; YOUNG];
+    let mut count = 0usize;
+    let weights = table.table;
+    let last_id = weights.len().checked_sub(1)?;
+    let weight = |id: u16| weights[usize::from(id).min(last_id)];
+    let root = vocab.root();
+    let mut prev = 1.0f64; // Z[e − 1]
+    if let Some(z0) = z.first_mut() {
+        *z0 = 1.0;
+    }
+    for (e1, (&c, (ze, r))) in text
+        .iter()
+        .zip(z.iter_mut().skip(1).zip(route.iter_mut().skip(1)))
+        .enumerate()
+    {
+        let e = e1 as u32 + 1;
+        let mut total = 0.0f64;
+        let mut kept = 0usize;
+        let live = count.min(ACTIVE);
+        for i in 0..live {
+            let (unit, id, ok) = vocab.step(nodes[i], c);
+            let base = bases[i];
+            let start = starts[i];
+            total += base * weight(id);
+            list_sums[i] = total;
+            list_codes[i] = ((e - start) << 16) | u32::from(id);
+            nodes[kept] = unit;
+            bases[kept] = base;
+            starts[kept] = start;
+            kept += usize::from(ok);
+        }
+        if kept >= ACTIVE {
+            return None;
+        }
+        let list_total = total;
+        let mut stepped = [0u32; YOUNG];
+        for j in (0..YOUNG).rev() {
+            let (unit, id, ok) = vocab.step(young_node[j], c);
+            total += young_base[j] * weight(id);
+            fixed_sums[YOUNG - 1 - j] = total;
+            fixed_codes[YOUNG - 1 - j] = ((j as u32 + 2) << 16) | u32::from(id);
+            stepped[j] = unit;
+            if j == YOUNG - 1 {
+                nodes[kept] = unit;
+                bases[kept] = young_base[j];
+                starts[kept] = e.wrapping_sub(j as u32 + 2);
+                kept += usize::from(ok);
+            }
+        }
+        for j in (1..YOUNG).rev() {
+            young_node[j] = stepped[j - 1];
+            young_base[j] = young_base[j - 1];
+        }
+        // The walk from e − 1, first step from the root: the last candidate,
+        // always of positive weight (checked), so a target that rounds up to
+        // the total picks it, never a zero-weight candidate.
+        let (unit, id, _) = vocab.step(root, c);
+        let p = prev * weight(id);
+        if p <= 0.0 {
+            return Some(false);
+        }
+        total += p;
+        fixed_sums[YOUNG] = total;
+        fixed_codes[YOUNG] = (1 << 16) | u32::from(id);
+        young_node[0] = unit;
+        young_base[0] = prev;
+        count = kept;
+        // The candidate whose running-sum interval holds the target: the
+        // number of running sums ≤ it, in the list or among the fixed ones.
+        let target = uniform(rng) * total;
+        // The first fixed candidate whose running sum exceeds the target
+        // (constant indices: the sums and codes stay in registers).
+        let mut fixed_code = fixed_codes[YOUNG];
+        for k in (0..YOUNG).rev() {
+            fixed_code = core::hint::select_unpredictable(
+                target < fixed_sums[k],
+                fixed_codes[k],
+                fixed_code,
+            );
+        }
+        *r = if target < list_total {
+            let pick = if live <= PICK_PAD {
+                list_sums[live..live + PICK_PAD - 1].fill(f64::INFINITY);
+                let mut pick = 0usize;
+                for step in [4usize, 2, 1] {
+                    let probe = pick + step - 1;
+                    pick += if list_sums[probe] <= target { step } else { 0 };
+                }
+                pick
+            } else {
+                list_sums[..live]
+                    .iter()
+                    .map(|&s| usize::from(s <= target))
+                    .sum::<usize>()
+            };
+            // target < list_total = list_sums[live − 1], so pick < live.
+            list_codes[pick.min(live.saturating_sub(1))]
+        } else {
+            fixed_code
+        };
+        let mut value = total;
+        if !(RESCALE_LOW..=RESCALE_HIGH).contains(&value) {
+            if !(value.is_finite() && value >= f64::MIN_POSITIVE) {
+                return Some(false);
+            }
+            // Renormalise every live value so that Z[e] ∈ [1, 2).
+            let exp = ((value.to_bits() >> 52) & 0x7ff) as i32 - 1023;
+            value = scale_pow2(value, -exp);
+            for b in bases[..count].iter_mut().chain(young_base.iter_mut()) {
                 *b = scale_pow2(*b, -exp);
             }
         }
