@@ -135,8 +135,7 @@ pub fn viterbi_decode(
     // Both orders give identical results; which is faster depends on the
     // text (measured: the position order on mostly-ASCII text, the start
     // order on CJK, whose many one-byte walks from continuation bytes end early).
-    let ascii = text.iter().filter(|&&b| b < 0x80).count();
-    if 2 * ascii < n || !decode_active(vocab, text, best, route) {
+    if !super::mostly_ascii(text) || !decode_active(vocab, text, best, route) {
         decode_per_start(vocab, text, best, route);
     }
     backtrack(route, n, out)
