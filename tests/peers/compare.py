@@ -90,6 +90,7 @@ class Measure:
     mb_per_s: list = field(default_factory=list)
     tokens: list = field(default_factory=list)
     cpu_per_wall: list = field(default_factory=list)
+    rounds: list = field(default_factory=list)
 
     def median(self):
         return statistics.median(self.mb_per_s) if self.mb_per_s else None
@@ -134,6 +135,37 @@ def evaluate_targets(medians, langs):
             r = ratio(medians.get((num[0], lang, num[1])), medians.get((den[0], lang, den[1])))
             status = "SKIP" if r is None else ("PASS" if r >= threshold else "FAIL")
             out.append((name, lang, r, threshold, status))
+    return out
+
+
+def quartiles(xs):
+    """(first quartile, median, third quartile) of a non-empty list."""
+    xs = sorted(xs)
+    if len(xs) == 1:
+        return xs[0], xs[0], xs[0]
+    q = statistics.quantiles(xs, n=4, method="inclusive")
+    return q[0], q[1], q[2]
+
+
+def paired_targets(runs, langs):
+    """The targets again, estimated from PAIRED ratios: for each round in which
+    both engines of a target ran, the ratio of their two figures from that
+    round; then the median (and quartiles) over those rounds. `runs` maps
+    (engine, lang, mode) to {round: MB/s}. The machine drifts between speed
+    phases within seconds, so a ratio of two figures taken close together is
+    steadier than a ratio of two medians taken over the whole run.
+    [(name, lang, median or None, q1, q3, n, threshold, status)]."""
+    out = []
+    for lang in langs:
+        for name, num, den, threshold in TARGETS:
+            a = runs.get((num[0], lang, num[1]), {})
+            b = runs.get((den[0], lang, den[1]), {})
+            ratios = [a[r] / b[r] for r in sorted(a.keys() & b.keys()) if b[r]]
+            if not ratios:
+                out.append((name, lang, None, None, None, 0, threshold, "SKIP"))
+                continue
+            q1, med, q3 = quartiles(ratios)
+            out.append((name, lang, med, q1, q3, len(ratios), threshold, "PASS" if med >= threshold else "FAIL"))
     return out
 
 
@@ -394,6 +426,7 @@ def main():
             meas.mb_per_s.append(mbs)
             meas.tokens.append(ntok)
             meas.cpu_per_wall.append(cpw)
+            meas.rounds.append(r)
         print(f"# round {r + 1}/{args.rounds} done at {time.perf_counter() - started:.0f} s", file=sys.stderr)
     elapsed = time.perf_counter() - started
 
@@ -484,6 +517,12 @@ def main():
     targets = evaluate_targets(medians, langs)
     for name, lang, r, threshold, status in targets:
         print(f"target {name} {lang} {fmt(r, 3)} {threshold:g} {status}")
+    # The same targets from paired per-round ratios (informational: the exit
+    # status and the summary stay with the ratios of medians above).
+    print("# paired name lang median_ratio q1 q3 rounds threshold status")
+    runs = {j: dict(zip(m.rounds, m.mb_per_s)) for j, m in measures.items()}
+    for name, lang, med, q1, q3, n, threshold, status in paired_targets(runs, langs):
+        print(f"paired {name} {lang} {fmt(med, 3)} {fmt(q1, 3)} {fmt(q3, 3)} {n} {threshold:g} {status}")
     n_pass = sum(t[4] == "PASS" for t in targets)
     n_fail = sum(t[4] == "FAIL" for t in targets)
     n_skip = sum(t[4] == "SKIP" for t in targets)

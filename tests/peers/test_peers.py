@@ -83,6 +83,25 @@ class CompareLogic(unittest.TestCase):
         self.assertEqual(got[("ours_sample_vs_spm_sample", "zh")][1], "FAIL")  # 9.96 < 10
         self.assertEqual(got[("ours_det_vs_spm_det", "en")], (None, "SKIP"))
 
+    def test_paired_targets_use_same_round_ratios(self):
+        # Phases: round 1 is twice as fast for everyone; the ratio of medians
+        # would mix phases, the paired ratios do not.
+        runs = {
+            ("ours", "zh", "det"): {0: 30.0, 1: 60.0, 2: 31.0},
+            ("sentencepiece", "zh", "det"): {0: 10.0, 1: 20.0, 2: 10.0},
+            ("bytepiece", "zh", "det"): {1: 2.0},  # measured in one round only
+            ("ours", "zh", "sample"): {0: 21.0, 1: 45.0},
+        }
+        got = {(t[0], t[1]): t for t in compare.paired_targets(runs, ["zh"])}
+        name, lang, med, q1, q3, n, threshold, status = got[("ours_det_vs_spm_det", "zh")]
+        self.assertEqual((round(med, 4), n, status), (3.0, 3, "PASS"))
+        self.assertEqual((round(q1, 4), round(q3, 4)), (3.0, 3.05))
+        self.assertEqual(got[("ours_det_vs_bytepiece_det", "zh")][2:6], (30.0, 30.0, 30.0, 1))
+        # sample/det paired over rounds 0 and 1 only: 0.70 and 0.75.
+        self.assertEqual(round(got[("ours_sample_vs_ours_det", "zh")][2], 4), 0.725)
+        self.assertEqual(got[("ours_sample_vs_ours_det", "zh")][7], "FAIL")
+        self.assertEqual(got[("ours_sample_vs_spm_sample", "zh")][7], "SKIP")
+
 
 @unittest.skipUnless(compare, "peers not installed (tests/peers/setup.sh)")
 class BytePieceGuard(unittest.TestCase):
