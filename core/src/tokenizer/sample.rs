@@ -11,8 +11,38 @@ use crate::math;
 /// A uniform `f64` in `[0, 1)` with 53 random bits.
 #[inline(always)]
 pub(crate) fn uniform<R: Rng + ?Sized>(rng: &mut R) -> f64 {
+    unit_interval(rng.next_u64())
+}
+
+/// The uniforms of one call of the linear-domain scans: SplitMix64 (Steele,
+/// Lea & Flood 2014 — a Weyl sequence through a 64-bit mixer, the generator
+/// that seeds xoshiro) started from one `u64` of the caller's generator. A
+/// single word of state stays in a register through the hot loop, where a
+/// call into the caller's generator per position costs about 25 instructions
+/// (its state round-trips through memory; cachegrind, English text).
+struct Draws(u64);
+
+impl Draws {
+    /// Seeded by one word of `rng`.
+    fn new<R: Rng + ?Sized>(rng: &mut R) -> Self {
+        Self(rng.next_u64())
+    }
+
+    /// The next uniform in `[0, 1)` (53 bits).
+    #[inline(always)]
+    fn uniform(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let z = (self.0 ^ (self.0 >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        let z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        unit_interval(z ^ (z >> 31))
+    }
+}
+
+/// The top 53 bits of `word` as a uniform in `[0, 1)`.
+#[inline(always)]
+fn unit_interval(word: u64) -> f64 {
     const SCALE: f64 = 1.0 / (1u64 << 53) as f64;
-    (rng.next_u64() >> 11) as f64 * SCALE
+    (word >> 11) as f64 * SCALE
 }
 
 /// Check `α` is finite and non-negative.
@@ -141,11 +171,13 @@ fn scale_pow2(x: f64, k: i32) -> f64 {
 /// leaves `[2^−64, 2^64]`; should a value still leave the `f64` range (which
 /// depends only on the text and α, never on the random numbers), the input is
 /// resampled with the log-domain recursion [`viterbi_sample_log`], so the result
-/// is exact for every α. Uses at most one `u64` from `rng` per candidate piece
-/// (in the usual position-order scans, one per position on mostly-ASCII text,
-/// and otherwise one per position where more than one piece ends with
-/// positive weight, none where the choice is forced); never
-/// loops on any RNG output (`u ∈ [0, 1)`, and the first candidate at each
+/// is exact for every α. Randomness: the usual position-order scans take one
+/// `u64` from `rng` per call and draw their uniforms (one per position on
+/// mostly-ASCII text; otherwise one per position where more than one piece
+/// ends with positive weight, none where the choice is forced) from SplitMix64
+/// seeded with it, which keeps the caller's generator out of the hot loop; the
+/// fallbacks draw from `rng` directly, at most one `u64` per candidate piece.
+/// Never loops on any RNG output (`u ∈ [0, 1)`, and the first candidate at each
 /// position is always taken).
 ///
 /// # Errors
@@ -279,6 +311,7 @@ fn sample_linear_active<R: Rng + ?Sized>(
     // An opaque zero keeps the id mask branch-free (see `decode_active`).
     let zero = core::hint::black_box(0u16);
     let mut prev = 1.0f64; // Z[e − 1]
+    let mut draws = Draws::new(rng);
     if let Some(z0) = z.first_mut() {
         *z0 = 1.0;
     }
@@ -356,7 +389,7 @@ fn sample_linear_active<R: Rng + ?Sized>(
             // non-decreasing, so for up to PICK_PAD candidates (almost every
             // position) a branch-free binary search counts them in three
             // probes, with no loop whose varying length the CPU mispredicts.
-            let target = uniform(rng) * total;
+            let target = draws.uniform() * total;
             let pick = if live <= PICK_PAD {
                 // +∞ after the last candidate keeps the searched prefix sorted
                 // (scalar stores and loads: no store-forwarding stalls).
@@ -453,6 +486,7 @@ fn sample_linear_young<R: Rng + ?Sized>(
     let weight = |id: u16| weights[usize::from(id).min(last_id)];
     let root = vocab.root();
     let mut prev = 1.0f64; // Z[e − 1]
+    let mut draws = Draws::new(rng);
     if let Some(z0) = z.first_mut() {
         *z0 = 1.0;
     }
@@ -515,7 +549,7 @@ fn sample_linear_young<R: Rng + ?Sized>(
         count = kept;
         // The candidate whose running-sum interval holds the target: the
         // number of running sums ≤ it, in the list or among the fixed ones.
-        let target = uniform(rng) * total;
+        let target = draws.uniform() * total;
         // The first fixed candidate whose running sum exceeds the target
         // (constant indices: the sums and codes stay in registers).
         let mut fixed_code = fixed_codes[YOUNG];
