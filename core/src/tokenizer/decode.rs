@@ -151,7 +151,7 @@ pub(crate) const ACTIVE: usize = 64;
 /// (in-process, paired passes, median of 15–25 per-pair ratios against the
 /// list-only loop, identical output): 2 → 1.13–1.25×, 3 → 1.12–1.19×,
 /// 4 → 1.14–1.31×.
-const YOUNG: usize = 4;
+pub(crate) const YOUNG: usize = 4;
 
 /// Viterbi by end position with the set of live trie walks: at position `e`
 /// every walk started at `s < e` that is still inside the trie takes its step

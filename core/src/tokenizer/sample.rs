@@ -390,26 +390,7 @@ fn sample_linear_active<R: Rng + ?Sized>(
             // position) a branch-free binary search counts them in three
             // probes, with no loop whose varying length the CPU mispredicts.
             let target = draws.uniform() * total;
-            let pick = if live <= PICK_PAD {
-                // +∞ after the last candidate keeps the searched prefix sorted
-                // (scalar stores and loads: no store-forwarding stalls).
-                if let Some(pad) = sums.get_mut(live..live + PICK_PAD - 1) {
-                    pad.fill(f64::INFINITY);
-                }
-                let mut pick = 0usize;
-                for step in [4usize, 2, 1] {
-                    let probe = pick + step - 1;
-                    let s = sums.get(probe).copied().unwrap_or(f64::INFINITY);
-                    pick += if s <= target { step } else { 0 };
-                }
-                pick
-            } else {
-                #[expect(clippy::indexing_slicing, reason = "live ≤ ACTIVE")]
-                sums[..live]
-                    .iter()
-                    .map(|&s| usize::from(s <= target))
-                    .sum::<usize>()
-            };
+            let pick = count_at_most(&mut sums, live, target);
             #[expect(clippy::indexing_slicing, reason = "live − 1 < ACTIVE")]
             {
                 *r = codes[pick.min(live - 1)];
@@ -433,10 +414,6 @@ fn sample_linear_active<R: Rng + ?Sized>(
     }
     Some(true)
 }
-
-/// Walks that [`sample_linear_young`] keeps in fixed slots rather than in its
-/// walk list (as `YOUNG` in `viterbi_decode`'s scan).
-const YOUNG: usize = 4;
 
 /// [`sample_linear_active`] with the walk layout of `viterbi_decode`'s scan on
 /// mostly-ASCII text: the walks from `e − 2 … e − 1 − YOUNG` sit in fixed slots
@@ -465,7 +442,7 @@ fn sample_linear_young<R: Rng + ?Sized>(
     z: &mut [f64],
     route: &mut [u32],
 ) -> Option<bool> {
-    use super::decode::ACTIVE;
+    use super::decode::{ACTIVE, YOUNG};
     // The walk list: node, Z[start] and start per walk; the running sums and
     // routes of its candidates at the current position (PICK_PAD − 1 longer:
     // +∞ padding for the search).
@@ -561,20 +538,7 @@ fn sample_linear_young<R: Rng + ?Sized>(
             );
         }
         *r = if target < list_total {
-            let pick = if live <= PICK_PAD {
-                list_sums[live..live + PICK_PAD - 1].fill(f64::INFINITY);
-                let mut pick = 0usize;
-                for step in [4usize, 2, 1] {
-                    let probe = pick + step - 1;
-                    pick += if list_sums[probe] <= target { step } else { 0 };
-                }
-                pick
-            } else {
-                list_sums[..live]
-                    .iter()
-                    .map(|&s| usize::from(s <= target))
-                    .sum::<usize>()
-            };
+            let pick = count_at_most(&mut list_sums, live, target);
             // target < list_total = list_sums[live − 1], so pick < live.
             list_codes[pick.min(live.saturating_sub(1))]
         } else {
@@ -598,9 +562,37 @@ fn sample_linear_young<R: Rng + ?Sized>(
     Some(true)
 }
 
-/// Candidates per position that `sample_linear_active` picks among by a
+/// Candidates per position that [`count_at_most`] picks among by a
 /// three-probe binary search (more fall back to a linear count).
 const PICK_PAD: usize = 8;
+
+/// How many of the running sums `sums[..live]` (non-decreasing) are `≤
+/// target`: the index of the candidate whose interval holds the target. For
+/// up to [`PICK_PAD`] sums (almost every position) a branch-free binary
+/// search in three probes, after padding the `PICK_PAD − 1` slots past `live`
+/// with +∞ (so `sums` must be that much longer; scalar stores and loads, no
+/// store-forwarding stalls); beyond, a linear count.
+#[inline(always)]
+fn count_at_most(sums: &mut [f64], live: usize, target: f64) -> usize {
+    if live <= PICK_PAD {
+        if let Some(pad) = sums.get_mut(live..live + PICK_PAD - 1) {
+            pad.fill(f64::INFINITY);
+        }
+        let mut pick = 0usize;
+        for step in [4usize, 2, 1] {
+            let probe = pick + step - 1;
+            let s = sums.get(probe).copied().unwrap_or(f64::INFINITY);
+            pick += if s <= target { step } else { 0 };
+        }
+        pick
+    } else {
+        sums.get(..live)
+            .unwrap_or_default()
+            .iter()
+            .map(|&s| usize::from(s <= target))
+            .sum::<usize>()
+    }
+}
 
 /// Log-domain perfect sampler driven by a table (`α v` in log mode, `e^{α v}`
 /// in linear mode).
