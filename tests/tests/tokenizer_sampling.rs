@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use kexue_core::tokenizer::exact::{enumerate, log_partition, log_partition_of_scores};
 use kexue_core::tokenizer::nbest::{NBestEntry, nbest};
 use kexue_core::tokenizer::{
-    SamplingMode, SamplingTable, Scratch, Token, Vocab, viterbi_decode, viterbi_sample,
-    viterbi_sample_legacy, viterbi_sample_log,
+    FULL_TABLE_LEN, SamplingMode, SamplingTable, Scratch, Token, Vocab, viterbi_decode,
+    viterbi_sample, viterbi_sample_legacy, viterbi_sample_log,
 };
 use kexue_tests::stats::chi_square_test;
 use rand::SeedableRng;
@@ -111,6 +111,56 @@ fn perfect_sampler_matches_the_exact_distribution() {
             });
             assert!(res.p_value > ACCEPT_LEVEL, "log {text} α={alpha}: {res:?}");
         }
+    }
+}
+
+/// A table of `FULL_TABLE_LEN` entries selects the unchecked lookups (with the
+/// real model's fixed-size blob views): the same distribution, and in fact the
+/// same samples for the same seed as a table of the id space's length.
+#[test]
+fn full_length_tables_sample_exactly_and_identically() {
+    let blob = committed_blob();
+    let vocab = Vocab::from_blob(&blob).unwrap();
+    for (k, text) in [FAZHAN, "watching"].iter().enumerate() {
+        let mut w = vec![0.0; FULL_TABLE_LEN];
+        let table = SamplingTable::new(&vocab, 1.0, &mut w).unwrap();
+        let mut rng = SmallRng::seed_from_u64(300 + k as u64);
+        let res = fit(&vocab, text.as_bytes(), 1.0, |s, o| {
+            viterbi_sample(&vocab, &table, text.as_bytes(), &mut rng, s, o).unwrap()
+        });
+        assert!(res.p_value > ACCEPT_LEVEL, "{text}: {res:?}");
+    }
+    let sample = std::fs::read(tokenizer_common::data_dir().join("sample.txt")).unwrap();
+    let lines: Vec<&[u8]> = sample.split(|&b| b == b'\n').collect();
+    assert!(lines.len() > 10);
+    for alpha in [0.01, 0.1, 1.0] {
+        let mut short = vec![0.0; vocab.id_space()];
+        let mut full = vec![0.0; FULL_TABLE_LEN];
+        let short = SamplingTable::new(&vocab, alpha, &mut short).unwrap();
+        let full = SamplingTable::new(&vocab, alpha, &mut full).unwrap();
+        let mut draw = |table: &SamplingTable<'_>| {
+            let mut rng = SmallRng::seed_from_u64(7);
+            let mut all = Vec::new();
+            for line in &lines {
+                for _ in 0..20 {
+                    let n = line.len();
+                    let (mut s, mut r) = (vec![0.0; n + 1], vec![0u32; n + 1]);
+                    let mut out = vec![Token::default(); n];
+                    let k = viterbi_sample(
+                        &vocab,
+                        table,
+                        line,
+                        &mut rng,
+                        &mut Scratch::new(&mut s, &mut r),
+                        &mut out,
+                    )
+                    .unwrap();
+                    all.extend_from_slice(&out[..k]);
+                }
+            }
+            all
+        };
+        assert_eq!(draw(&short), draw(&full), "α = {alpha}");
     }
 }
 

@@ -1,6 +1,6 @@
 //! The compiled vocabulary blob and its zero-copy, validating reader.
 //!
-//! # Format (version 1, all integers little-endian)
+//! # Format (version 2, all integers little-endian)
 //!
 //! | offset | size | field |
 //! | --- | --- | --- |
@@ -14,7 +14,12 @@
 //! | 32 | 8 | checksum: 64-bit FNV-1a over the body's 8-byte words |
 //! | 40 | 24 | reserved, 0 |
 //! | 64 | 6·U | unit records: the unit (`u32`) then its piece id (`u16`, 0 = not a piece) |
-//! | 64 + 6U | 8·I | score per id (`f64`; `−∞` for id 0 and ids that are not pieces) |
+//! | 64 + 6U | 8·I | score per id in decreasing id order (`f64`; `−∞` for id 0 and ids that are not pieces): the score of id `i` is the 8 bytes that end `8·i` bytes before the blob's end |
+//!
+//! Version 2 differs from version 1 only in the order of the scores (version 1:
+//! increasing ids), which lets the hot loops view the last `2^16` score records
+//! as a fixed-size array indexed by `!id` (see `Fast`); version-1 blobs are
+//! rejected with [`Error::UnsupportedVersion`] — recompile the model.
 //!
 //! The trie is an XOR double array (as in darts-clone): the child of unit `n`
 //! by byte `c` is unit `base(n) ^ c`, which is that child iff its low 9 bits
@@ -31,7 +36,7 @@ use super::Error;
 /// The first 8 bytes of every blob.
 pub const BLOB_MAGIC: [u8; 8] = *b"KXUNIGRM";
 /// The blob format version this reader understands.
-pub const BLOB_VERSION: u32 = 1;
+pub const BLOB_VERSION: u32 = 2;
 
 pub(crate) const HEADER_BYTES: usize = 64;
 pub(crate) const OCCUPIED: u32 = 1 << 8;
@@ -88,6 +93,139 @@ pub struct Vocab<'a> {
     max_piece_len: usize,
     min_score: f64,
     max_score: f64,
+}
+
+/// Units a [`Fast`] view covers: vocabularies of up to this many units whose
+/// blob is at least `64 + 6·FAST_UNITS + 2` bytes long (the 40k BytePiece
+/// model: 92,928 units, 876,376 bytes) get the fast hot loops.
+pub(crate) const FAST_UNITS: usize = 1 << 17;
+
+/// Fixed-size views of a validated blob for the hot loops, so that their
+/// indices are in range by type and need no bounds check: a unit index is
+/// masked to `FAST_UNITS − 1`, a score index is `!id` for a `u16` id (the
+/// scores are stored in decreasing id order at the blob's end, so the last
+/// 2^16 · 8 bytes hold the score of id `i` at entry `2^16 − 1 − i`). The views
+/// extend past the units into the scores, and before the scores into the
+/// units; validation (every base below the unit count, which is a multiple of
+/// 256, and every id below the id space) guarantees that no walk selects one
+/// of those entries. Measured (cachegrind, English): 13 % fewer instructions
+/// per byte in the position-order scan than the checked `Vocab` lookups.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fast<'a> {
+    /// The unit records from unit 0, read eight bytes at a time (unit, id,
+    /// two bytes of the next record), hence the two extra bytes.
+    units: &'a [u8; 6 * FAST_UNITS + 2],
+    /// The last 2^16 score records of the blob.
+    scores: &'a [[u8; 8]; MAX_IDS],
+    root: u32,
+}
+
+/// The trie steps and score lookups of the hot loops, over a [`Vocab`]
+/// (checked indexing, any blob) or a [`Fast`] view (indices in range by type).
+/// Both give identical results on a validated blob.
+pub(crate) trait Steps: Copy {
+    /// One trie step from `node` by byte `c`: `(child unit, piece id, alive)`,
+    /// `(0, 0, false)` when there is no such child; branch-free.
+    fn step(&self, node: u32, c: u8) -> (u32, u16, bool);
+    /// The raw record `(unit, id)` at the child slot of `node` for byte `c`
+    /// (its label may differ from `c`: the caller checks `unit & 0x1ff ==
+    /// OCCUPIED | c`).
+    fn record(&self, node: u32, c: u8) -> (u32, u16);
+    /// The score of `id` (−∞ for id 0, which no piece has).
+    fn score_of(&self, id: u16) -> f64;
+    /// The root unit.
+    fn root(&self) -> u32;
+
+    /// Walk the trie from the root along `tail` and call `f(k, id)` for every
+    /// step `k` that matched a unit (`id` 0 when `tail[..=k]` is not a piece).
+    #[inline(always)]
+    fn walk_nodes(&self, tail: &[u8], mut f: impl FnMut(usize, u16)) {
+        let mut node = self.root();
+        for (k, &c) in tail.iter().enumerate() {
+            let (unit, id, ok) = self.step(node, c);
+            if !ok {
+                return;
+            }
+            f(k, id);
+            node = unit;
+        }
+    }
+}
+
+impl Steps for Vocab<'_> {
+    #[inline(always)]
+    fn step(&self, node: u32, c: u8) -> (u32, u16, bool) {
+        Vocab::step(self, node, c)
+    }
+    #[inline(always)]
+    fn record(&self, node: u32, c: u8) -> (u32, u16) {
+        let idx = ((node >> BASE_SHIFT) ^ u32::from(c)) as usize;
+        let rec = self.units.get(idx).copied().unwrap_or_default();
+        (
+            u32::from_le_bytes([rec[0], rec[1], rec[2], rec[3]]),
+            u16::from_le_bytes([rec[4], rec[5]]),
+        )
+    }
+    #[inline(always)]
+    fn score_of(&self, id: u16) -> f64 {
+        Vocab::score_of(self, id)
+    }
+    #[inline(always)]
+    fn root(&self) -> u32 {
+        Vocab::root(self)
+    }
+}
+
+impl<'b> Fast<'b> {
+    /// A fast view of any validated `vocab` built from copies padded to the
+    /// view sizes (tests: lets small vocabularies run the fast loops).
+    #[cfg(all(test, feature = "std"))]
+    pub(crate) fn padded(
+        vocab: &Vocab<'_>,
+        store: &'b mut (std::vec::Vec<u8>, std::vec::Vec<[u8; 8]>),
+    ) -> Self {
+        let units = vocab.units.as_flattened();
+        store.0 = std::vec![0; 6 * FAST_UNITS + 2];
+        store.0[..units.len()].copy_from_slice(units);
+        store.1 = std::vec![[0; 8]; MAX_IDS];
+        let n = vocab.scores.len();
+        store.1[MAX_IDS - n..].copy_from_slice(vocab.scores);
+        Self {
+            units: store.0.as_slice().try_into().unwrap(),
+            scores: store.1.as_slice().try_into().unwrap(),
+            root: vocab.root(),
+        }
+    }
+}
+
+impl Steps for Fast<'_> {
+    #[inline(always)]
+    fn step(&self, node: u32, c: u8) -> (u32, u16, bool) {
+        let (unit, id) = self.record(node, c);
+        let ok = unit & 0x1ff == OCCUPIED | u32::from(c);
+        (if ok { unit } else { 0 }, if ok { id } else { 0 }, ok)
+    }
+    #[inline(always)]
+    fn record(&self, node: u32, c: u8) -> (u32, u16) {
+        let idx = ((node >> BASE_SHIFT) ^ u32::from(c)) as usize & (FAST_UNITS - 1);
+        // One eight-byte load: the unit in the low half, the id above it.
+        let at = 6 * idx;
+        let word = self
+            .units
+            .get(at..at + 8)
+            .and_then(|w| w.first_chunk::<8>())
+            .map_or(0, |w| u64::from_le_bytes(*w));
+        (word as u32, (word >> 32) as u16)
+    }
+    #[inline(always)]
+    fn score_of(&self, id: u16) -> f64 {
+        #[expect(clippy::indexing_slicing, reason = "a u16 index into 2^16 entries")]
+        f64::from_le_bytes(self.scores[usize::from(!id)])
+    }
+    #[inline(always)]
+    fn root(&self) -> u32 {
+        self.root
+    }
 }
 
 /// One piece found by [`Vocab::common_prefix_search`].
@@ -205,7 +343,7 @@ impl<'a> Vocab<'a> {
         if units.len() != n_units || scores.len() != n_ids {
             return Err(Error::CorruptBlob("section sizes"));
         }
-        if scores.first().map(|s| f64::from_le_bytes(*s)) != Some(f64::NEG_INFINITY) {
+        if scores.last().map(|s| f64::from_le_bytes(*s)) != Some(f64::NEG_INFINITY) {
             return Err(Error::CorruptBlob("id 0 (no piece) must score −∞"));
         }
         // Scores: finite and ≤ 0 (log-probabilities), or −∞ for unused ids.
@@ -235,7 +373,10 @@ impl<'a> Vocab<'a> {
                 return Err(Error::CorruptBlob("a unit of the root's block is occupied"));
             }
             if u & TERMINAL != 0 {
-                let score = scores.get(id).map_or(f64::NAN, |s| f64::from_le_bytes(*s));
+                let score = n_ids
+                    .checked_sub(id + 1)
+                    .and_then(|i| scores.get(i))
+                    .map_or(f64::NAN, |s| f64::from_le_bytes(*s));
                 if id == 0 || !score.is_finite() {
                     return Err(Error::CorruptBlob("a piece has no finite score"));
                 }
@@ -293,13 +434,6 @@ impl<'a> Vocab<'a> {
         self.max_piece_len
     }
 
-    /// The unit records and the score table, for hot loops that index them
-    /// directly (every base of a validated blob is in range).
-    #[inline(always)]
-    pub(crate) fn tables(&self) -> (&'a [[u8; 6]], &'a [[u8; 8]]) {
-        (self.units, self.scores)
-    }
-
     /// Number of trie units (the blob has `64 + 6·units + 8·id_space` bytes).
     #[must_use]
     pub fn unit_count(&self) -> usize {
@@ -327,7 +461,7 @@ impl<'a> Vocab<'a> {
     /// ```
     #[must_use]
     pub fn score(&self, id: u32) -> Option<f64> {
-        let s = f64::from_le_bytes(*self.scores.get(id as usize)?);
+        let s = f64::from_le_bytes(*self.score_rec(usize::try_from(id).ok()?)?);
         s.is_finite().then_some(s)
     }
 
@@ -383,30 +517,43 @@ impl<'a> Vocab<'a> {
     /// Score of id `id` (−∞ if out of range, which validation rules out).
     #[inline(always)]
     pub(crate) fn score_of(&self, id: u16) -> f64 {
-        self.scores
-            .get(id as usize)
+        self.score_rec(usize::from(id))
             .map_or(f64::NEG_INFINITY, |s| f64::from_le_bytes(*s))
     }
 
-    /// Walk the trie along `tail` and call `f(k, id)` for every step `k` that
-    /// matched a unit: `id` is the piece id of `tail[..=k]`, or 0 (whose score
-    /// is −∞, weight 0) when that prefix is not a piece. Branch-free callers
-    /// use this to avoid testing the terminal flag.
+    /// The score record of id `id` (scores are stored in decreasing id order).
     #[inline(always)]
-    pub(crate) fn walk_nodes(&self, tail: &[u8], mut f: impl FnMut(usize, u16)) {
-        let mut node = self.root();
-        for (k, &c) in tail.iter().enumerate() {
-            let idx = ((node >> BASE_SHIFT) ^ u32::from(c)) as usize;
-            let Some(rec) = self.units.get(idx) else {
-                return;
-            };
-            let unit = u32::from_le_bytes([rec[0], rec[1], rec[2], rec[3]]);
-            if unit & 0x1ff != OCCUPIED | u32::from(c) {
-                return;
-            }
-            f(k, u16::from_le_bytes([rec[4], rec[5]]));
-            node = unit;
+    fn score_rec(&self, id: usize) -> Option<&'a [u8; 8]> {
+        self.scores
+            .len()
+            .checked_sub(id.checked_add(1)?)
+            .and_then(|i| self.scores.get(i))
+    }
+
+    /// The fixed-size views of the hot loops, if this vocabulary qualifies
+    /// (at most [`FAST_UNITS`] units and a blob long enough, see [`Fast`]).
+    #[inline]
+    pub(crate) fn fast(&self) -> Option<Fast<'a>> {
+        if self.units.len() > FAST_UNITS {
+            return None;
         }
+        let units = self
+            .blob
+            .get(HEADER_BYTES..HEADER_BYTES + 6 * FAST_UNITS + 2)?
+            .try_into()
+            .ok()?;
+        let scores = self
+            .blob
+            .get(self.blob.len().checked_sub(8 * MAX_IDS)?..)?
+            .as_chunks::<8>()
+            .0
+            .try_into()
+            .ok()?;
+        Some(Fast {
+            units,
+            scores,
+            root: self.root(),
+        })
     }
 
     /// One trie step from `node` by byte `c`: `(child unit, piece id)` when the

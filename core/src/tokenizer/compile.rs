@@ -264,7 +264,9 @@ pub fn compile_scored(pieces: &[(Vec<u8>, u32, f64)]) -> Result<Vec<u8>, Compile
         body.extend_from_slice(&u.to_le_bytes());
         body.extend_from_slice(&i.to_le_bytes());
     }
-    for s in &scores {
+    // Scores in decreasing id order, so that the score of id i ends 8·i
+    // bytes before the blob's end (see `blob::Fast`).
+    for s in scores.iter().rev() {
         body.extend_from_slice(&s.to_le_bytes());
     }
     let mut blob = Vec::with_capacity(HEADER_BYTES + body.len());

@@ -1,6 +1,7 @@
 //! Deterministic Viterbi decoding (post of 2023-09-16) and the caller-owned
 //! scratch space shared by every algorithm.
 
+use super::blob::Steps;
 use super::{Error, Token, Vocab, check_input};
 
 /// Caller-owned scratch for one input of up to [`Scratch::capacity`] bytes:
@@ -135,10 +136,20 @@ pub fn viterbi_decode(
     // Both orders give identical results; which is faster depends on the
     // text (measured: the position order on mostly-ASCII text, the start
     // order on CJK, whose many one-byte walks from continuation bytes end early).
+    match vocab.fast() {
+        Some(fast) => decode_with(fast, text, best, route),
+        None => decode_with(*vocab, text, best, route),
+    }
+    backtrack(route, n, out)
+}
+
+/// Both scans over `V`'s lookups (a [`super::blob::Fast`] view when the
+/// vocabulary has one, else the checked ones).
+#[inline(always)]
+fn decode_with<V: Steps>(vocab: V, text: &[u8], best: &mut [f64], route: &mut [u32]) {
     if !super::mostly_ascii(text) || !decode_active(vocab, text, best, route) {
         decode_per_start(vocab, text, best, route);
     }
-    backtrack(route, n, out)
 }
 
 /// Most walks alive at once in the walk list of [`decode_active`] (a walk
@@ -170,7 +181,7 @@ pub(crate) const YOUNG: usize = 4;
 /// one mispredicted branch per byte fewer. Returns false (having written
 /// garbage) if more than [`ACTIVE`] walks were in the list at once, so that
 /// the caller falls back to [`decode_per_start`].
-fn decode_active(vocab: &Vocab<'_>, text: &[u8], best: &mut [f64], route: &mut [u32]) -> bool {
+fn decode_active<V: Steps>(vocab: V, text: &[u8], best: &mut [f64], route: &mut [u32]) -> bool {
     let mut nodes = [0u32; ACTIVE];
     let mut bases = [0f64; ACTIVE];
     let mut starts = [0u32; ACTIVE];
@@ -268,7 +279,7 @@ fn decode_active(vocab: &Vocab<'_>, text: &[u8], best: &mut [f64], route: &mut [
 
 /// Viterbi by start position: walk the trie from every start and relax the
 /// end positions (the textbook order; used when [`decode_active`] cannot be).
-fn decode_per_start(vocab: &Vocab<'_>, text: &[u8], best: &mut [f64], route: &mut [u32]) {
+fn decode_per_start<V: Steps>(vocab: V, text: &[u8], best: &mut [f64], route: &mut [u32]) {
     let n = text.len();
     best.fill(f64::NEG_INFINITY);
     if let Some(b) = best.first_mut() {
@@ -328,6 +339,9 @@ mod tests {
         }
         let blob = compile_scored(&pieces).unwrap();
         let vocab = Vocab::from_blob(&blob).unwrap();
+        assert!(vocab.fast().is_none(), "a small blob has no fast view");
+        let mut store = Default::default();
+        let fast = crate::tokenizer::blob::Fast::padded(&vocab, &mut store);
         for _ in 0..300 {
             let len = (rng.next_u32() % 40) as usize;
             let text: Vec<u8> = (0..len)
@@ -336,10 +350,17 @@ mod tests {
             let (mut b1, mut r1) = (vec![0.0; len + 1], vec![0u32; len + 1]);
             let (mut b2, mut r2) = (vec![0.0; len + 1], vec![0u32; len + 1]);
             b1[0] = 0.0;
-            assert!(decode_active(&vocab, &text, &mut b1, &mut r1));
-            decode_per_start(&vocab, &text, &mut b2, &mut r2);
+            assert!(decode_active(vocab, &text, &mut b1, &mut r1));
+            decode_per_start(vocab, &text, &mut b2, &mut r2);
             assert_eq!(r1[1..], r2[1..], "{text:?}");
             assert_eq!(b1[1..], b2[1..]);
+            // The fixed-size views give the same results as the checked lookups.
+            let (mut b3, mut r3) = (vec![0.0; len + 1], vec![0u32; len + 1]);
+            let (mut b4, mut r4) = (vec![0.0; len + 1], vec![0u32; len + 1]);
+            assert!(decode_active(fast, &text, &mut b3, &mut r3));
+            decode_per_start(fast, &text, &mut b4, &mut r4);
+            assert_eq!((&r3[1..], &b3[1..]), (&r1[1..], &b1[1..]), "{text:?}");
+            assert_eq!((&r4[1..], &b4[1..]), (&r1[1..], &b1[1..]), "{text:?}");
         }
     }
 }

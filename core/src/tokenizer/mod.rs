@@ -61,7 +61,8 @@ pub mod text;
 pub use blob::{BLOB_MAGIC, BLOB_VERSION, PrefixMatch, PrefixMatches, Vocab};
 pub use decode::{Scratch, viterbi_decode};
 pub use sample::{
-    SamplingMode, SamplingTable, viterbi_sample, viterbi_sample_legacy, viterbi_sample_log,
+    FULL_TABLE_LEN, SamplingMode, SamplingTable, viterbi_sample, viterbi_sample_legacy,
+    viterbi_sample_log,
 };
 
 /// One token of a segmentation: the piece id and its byte range `start..end` in
