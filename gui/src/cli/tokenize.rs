@@ -231,7 +231,8 @@ fn table_for<'w>(
     if alpha <= 0.0 {
         return Ok(None);
     }
-    weights.resize(vocab.id_space(), 0.0);
+    // The full-length table lets the sampler skip bounds checks.
+    weights.resize(kexue_core::tokenizer::FULL_TABLE_LEN, 0.0);
     Ok(Some(SamplingTable::new(vocab, alpha, weights)?))
 }
 
