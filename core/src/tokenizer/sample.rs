@@ -79,7 +79,8 @@ const RESCALE_LOW: f64 = 1.0 / 18_446_744_073_709_551_616.0; // 2^-64
 const RESCALE_HIGH: f64 = 18_446_744_073_709_551_616.0; // 2^64
 
 /// Per-`α` weights for [`viterbi_sample`], in a caller-owned table of
-/// [`Vocab::id_space`] `f64`s: `e^{α v(id)}` (linear mode) or `α v(id)` (log
+/// [`Vocab::id_space`] `f64`s, or of [`FULL_TABLE_LEN`] (faster: unchecked
+/// lookups): `e^{α v(id)}` (linear mode) or `α v(id)` (log
 /// mode). Building it costs one `exp` per piece, once per `α`.
 #[derive(Debug, Clone, Copy)]
 pub struct SamplingTable<'t> {
@@ -106,6 +107,9 @@ impl<'t> SamplingTable<'t> {
     /// assert_eq!(SamplingTable::new(&vocab, 0.1, &mut w).unwrap().mode(), SamplingMode::Linear);
     /// assert_eq!(SamplingTable::new(&vocab, 1e4, &mut w).unwrap().mode(), SamplingMode::Log);
     /// assert!(SamplingTable::new(&vocab, f64::NAN, &mut w).is_err());
+    /// let mut full = vec![0.0; kexue_core::tokenizer::FULL_TABLE_LEN];
+    /// assert!(SamplingTable::new(&vocab, 0.1, &mut full).is_ok());
+    /// assert!(SamplingTable::new(&vocab, 0.1, &mut w[1..]).is_err());
     /// # }
     /// ```
     pub fn new(vocab: &Vocab<'_>, alpha: f64, table: &'t mut [f64]) -> Result<Self, Error> {
