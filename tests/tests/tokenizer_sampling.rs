@@ -138,7 +138,7 @@ fn full_length_tables_sample_exactly_and_identically() {
         let mut full = vec![0.0; FULL_TABLE_LEN];
         let short = SamplingTable::new(&vocab, alpha, &mut short).unwrap();
         let full = SamplingTable::new(&vocab, alpha, &mut full).unwrap();
-        let mut draw = |table: &SamplingTable<'_>| {
+        let draw = |table: &SamplingTable<'_>| {
             let mut rng = SmallRng::seed_from_u64(7);
             let mut all = Vec::new();
             for line in &lines {
