@@ -93,6 +93,9 @@ pub struct Vocab<'a> {
     max_piece_len: usize,
     min_score: f64,
     max_score: f64,
+    /// The fixed-size views, if this vocabulary qualifies (set once in
+    /// [`Vocab::from_blob`]).
+    fast: Option<Fast<'a>>,
 }
 
 /// Units a [`Fast`] view covers: vocabularies of up to this many units whose
@@ -125,8 +128,14 @@ pub(crate) struct Fast<'a> {
 /// Both give identical results on a validated blob.
 pub(crate) trait Steps: Copy {
     /// One trie step from `node` by byte `c`: `(child unit, piece id, alive)`,
-    /// `(0, 0, false)` when there is no such child; branch-free.
-    fn step(&self, node: u32, c: u8) -> (u32, u16, bool);
+    /// `(0, 0, false)` when there is no such child (an empty unit 0 has no
+    /// children, so a dead walk stays dead); branch-free.
+    #[inline(always)]
+    fn step(&self, node: u32, c: u8) -> (u32, u16, bool) {
+        let (unit, id) = self.record(node, c);
+        let ok = unit & 0x1ff == OCCUPIED | u32::from(c);
+        (if ok { unit } else { 0 }, if ok { id } else { 0 }, ok)
+    }
     /// The raw record `(unit, id)` at the child slot of `node` for byte `c`
     /// (its label may differ from `c`: the caller checks `unit & 0x1ff ==
     /// OCCUPIED | c`).
@@ -153,10 +162,6 @@ pub(crate) trait Steps: Copy {
 }
 
 impl Steps for Vocab<'_> {
-    #[inline(always)]
-    fn step(&self, node: u32, c: u8) -> (u32, u16, bool) {
-        Vocab::step(self, node, c)
-    }
     #[inline(always)]
     fn record(&self, node: u32, c: u8) -> (u32, u16) {
         let idx = ((node >> BASE_SHIFT) ^ u32::from(c)) as usize;
@@ -199,12 +204,6 @@ impl<'b> Fast<'b> {
 }
 
 impl Steps for Fast<'_> {
-    #[inline(always)]
-    fn step(&self, node: u32, c: u8) -> (u32, u16, bool) {
-        let (unit, id) = self.record(node, c);
-        let ok = unit & 0x1ff == OCCUPIED | u32::from(c);
-        (if ok { unit } else { 0 }, if ok { id } else { 0 }, ok)
-    }
     #[inline(always)]
     fn record(&self, node: u32, c: u8) -> (u32, u16) {
         let idx = ((node >> BASE_SHIFT) ^ u32::from(c)) as usize & (FAST_UNITS - 1);
@@ -390,7 +389,7 @@ impl<'a> Vocab<'a> {
         if terminals != n_pieces {
             return Err(Error::CorruptBlob("piece count differs from the header"));
         }
-        let vocab = Self {
+        let mut vocab = Self {
             blob,
             units,
             scores,
@@ -398,6 +397,7 @@ impl<'a> Vocab<'a> {
             max_piece_len,
             min_score,
             max_score,
+            fast: None,
         };
         // Every single byte must be a piece, so every input has a segmentation.
         let root = vocab.unit(0);
@@ -407,6 +407,7 @@ impl<'a> Vocab<'a> {
                 return Err(Error::CorruptBlob("a single byte is not a piece"));
             }
         }
+        vocab.fast = vocab.fast_views();
         Ok(vocab)
     }
 
@@ -532,8 +533,13 @@ impl<'a> Vocab<'a> {
 
     /// The fixed-size views of the hot loops, if this vocabulary qualifies
     /// (at most [`FAST_UNITS`] units and a blob long enough, see [`Fast`]).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn fast(&self) -> Option<Fast<'a>> {
+        self.fast
+    }
+
+    /// Build [`Vocab::fast`]'s views (once, in [`Vocab::from_blob`]).
+    fn fast_views(&self) -> Option<Fast<'a>> {
         if self.units.len() > FAST_UNITS {
             return None;
         }
@@ -554,19 +560,6 @@ impl<'a> Vocab<'a> {
             scores,
             root: self.root(),
         })
-    }
-
-    /// One trie step from `node` by byte `c`: `(child unit, piece id)` when the
-    /// child exists (id 0 if that prefix is not a piece), else `(0, 0)`; an
-    /// empty unit 0 has no children, so a dead walk stays dead. Branch-free.
-    #[inline(always)]
-    pub(crate) fn step(&self, node: u32, c: u8) -> (u32, u16, bool) {
-        let idx = ((node >> BASE_SHIFT) ^ u32::from(c)) as usize;
-        let rec = self.units.get(idx).copied().unwrap_or([0; 6]);
-        let unit = u32::from_le_bytes([rec[0], rec[1], rec[2], rec[3]]);
-        let ok = unit & 0x1ff == OCCUPIED | u32::from(c);
-        let id = u16::from_le_bytes([rec[4], rec[5]]);
-        (if ok { unit } else { 0 }, if ok { id } else { 0 }, ok)
     }
 
     /// The root unit.
