@@ -192,6 +192,7 @@ fn decode_active<V: Steps>(vocab: V, text: &[u8], best: &mut [f64], route: &mut 
     // or not started yet) and best at its start.
     let mut young_node = [0u32; YOUNG];
     let mut young_base = [f64::NEG_INFINITY; YOUNG];
+    let zero = core::hint::black_box(0u16);
     for (e1, (&c, (b, r))) in text
         .iter()
         .zip(best.iter_mut().skip(1).zip(route.iter_mut().skip(1)))
@@ -201,11 +202,17 @@ fn decode_active<V: Steps>(vocab: V, text: &[u8], best: &mut [f64], route: &mut 
         let mut best_e = f64::NEG_INFINITY;
         let mut route_e = 0u32;
         let mut kept = 0usize;
+        let label = super::blob::OCCUPIED | u32::from(c);
         // The walks started before e − 1 − YOUNG, longest pieces first.
         for i in 0..count.min(ACTIVE) {
             #[expect(clippy::indexing_slicing, reason = "kept ≤ i < count ≤ ACTIVE")]
             {
-                let (unit, id, ok) = vocab.step(nodes[i], c);
+                // A dead walk is dropped (not kept), so its unit needs no
+                // zeroing; its id is masked to 0 (score −∞) with an opaque
+                // zero, which keeps LLVM from branching on `ok`.
+                let (unit, id) = vocab.record(nodes[i], c);
+                let ok = unit & 0x1ff == label;
+                let id = id & zero.wrapping_sub(u16::from(ok));
                 let base = bases[i];
                 let start = starts[i];
                 let cand = base + vocab.score_of(id);
