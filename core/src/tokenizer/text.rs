@@ -102,7 +102,7 @@ pub fn units(input: &[u8], mode: Mode) -> impl Iterator<Item = &[u8]> {
         if rest.is_empty() {
             return None;
         }
-        let nl = rest.iter().position(|&b| b == b'\n');
+        let nl = memchr::memchr(b'\n', rest);
         let (unit, next) = match (nl, mode) {
             (None, _) => (rest, &[][..]),
             (Some(i), Mode::Strip | Mode::Raw) => (rest.get(..i)?, rest.get(i + 1..)?),
