@@ -136,6 +136,19 @@ pub(crate) trait Steps: Copy {
         let ok = unit & 0x1ff == OCCUPIED | u32::from(c);
         (if ok { unit } else { 0 }, if ok { id } else { 0 }, ok)
     }
+    /// A step of a walk in a walk list (the scans of `decode_active` and
+    /// `sample_linear_active`): `(raw unit, piece id, alive)`, the id masked to
+    /// 0 (score −∞, weight 0) when the walk dies. The unit is left raw: a dead
+    /// walk is dropped from the list, not kept. `zero` must be an opaque 0
+    /// (`core::hint::black_box(0u16)`, made once per call): masking with it
+    /// keeps LLVM from compiling `alive` into a branch, which is
+    /// unpredictable there.
+    #[inline(always)]
+    fn step_listed(&self, node: u32, c: u8, zero: u16) -> (u32, u16, bool) {
+        let (unit, id) = self.record(node, c);
+        let ok = unit & 0x1ff == OCCUPIED | u32::from(c);
+        (unit, id & zero.wrapping_sub(u16::from(ok)), ok)
+    }
     /// The raw record `(unit, id)` at the child slot of `node` for byte `c`
     /// (its label may differ from `c`: the caller checks `unit & 0x1ff ==
     /// OCCUPIED | c`).

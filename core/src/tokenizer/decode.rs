@@ -202,17 +202,12 @@ fn decode_active<V: Steps>(vocab: V, text: &[u8], best: &mut [f64], route: &mut 
         let mut best_e = f64::NEG_INFINITY;
         let mut route_e = 0u32;
         let mut kept = 0usize;
-        let label = super::blob::OCCUPIED | u32::from(c);
         // The walks started before e − 1 − YOUNG, longest pieces first.
         for i in 0..count.min(ACTIVE) {
             #[expect(clippy::indexing_slicing, reason = "kept ≤ i < count ≤ ACTIVE")]
             {
-                // A dead walk is dropped (not kept), so its unit needs no
-                // zeroing; its id is masked to 0 (score −∞) with an opaque
-                // zero, which keeps LLVM from branching on `ok`.
-                let (unit, id) = vocab.record(nodes[i], c);
-                let ok = unit & 0x1ff == label;
-                let id = id & zero.wrapping_sub(u16::from(ok));
+                // A dead walk is dropped (not kept) and its id is 0 (score −∞).
+                let (unit, id, ok) = vocab.step_listed(nodes[i], c, zero);
                 let base = bases[i];
                 let start = starts[i];
                 let cand = base + vocab.score_of(id);
