@@ -55,9 +55,29 @@ pub(crate) fn route_code(len: usize, id: u16) -> u32 {
     ((len as u32) << 16) | u32::from(id)
 }
 
+/// The route code of the decode's scans: `(piece length << 16) | !id`. The
+/// id is stored complemented because the fast score lookup indexes by `!id`
+/// (scores are stored in decreasing id order): the complement is then computed
+/// once per candidate for both, one register move fewer per candidate
+/// (cachegrind, English: 1 % fewer instructions per byte).
+#[inline(always)]
+fn decode_code(len: u32, id: u16) -> u32 {
+    (len << 16) | u32::from(!id)
+}
+
 /// Write the segmentation stored in `route` (ending at `n`) into `out`, in
 /// order. Returns the number of tokens.
 pub(crate) fn backtrack(route: &[u32], n: usize, out: &mut [Token]) -> Result<usize, Error> {
+    backtrack_flipped(route, n, out, 0)
+}
+
+/// [`backtrack`] for route codes whose id field is `id ^ flip`.
+fn backtrack_flipped(
+    route: &[u32],
+    n: usize,
+    out: &mut [Token],
+    flip: u16,
+) -> Result<usize, Error> {
     // Count first, so a short `out` is an error before anything is written.
     let mut count = 0usize;
     let mut e = n;
@@ -83,7 +103,7 @@ pub(crate) fn backtrack(route: &[u32], n: usize, out: &mut [Token]) -> Result<us
         k -= 1;
         if let Some(t) = out.get_mut(k) {
             *t = Token {
-                id: code & 0xffff,
+                id: (code ^ u32::from(flip)) & 0xffff,
                 start: (e - len) as u32,
                 end: e as u32,
             };
@@ -140,7 +160,7 @@ pub fn viterbi_decode(
         Some(fast) => decode_with(fast, text, best, route),
         None => decode_with(*vocab, text, best, route),
     }
-    backtrack(route, n, out)
+    backtrack_flipped(route, n, out, 0xffff)
 }
 
 /// Both scans over `V`'s lookups (a [`super::blob::Fast`] view when the
@@ -184,7 +204,9 @@ pub(crate) const YOUNG: usize = 4;
 fn decode_active<V: Steps>(vocab: V, text: &[u8], best: &mut [f64], route: &mut [u32]) -> bool {
     let mut nodes = [0u32; ACTIVE];
     let mut bases = [0f64; ACTIVE];
-    let mut starts = [0u32; ACTIVE];
+    // tags[i]: the start of walk i shifted into the length field of a route
+    // code, so that `end_tag − tags[i]` is the piece length in place.
+    let mut tags = [0u32; ACTIVE];
     let mut count = 0usize;
     let root = vocab.root();
     let mut prev = 0.0f64; // best[e − 1]
@@ -202,6 +224,7 @@ fn decode_active<V: Steps>(vocab: V, text: &[u8], best: &mut [f64], route: &mut 
         let mut best_e = f64::NEG_INFINITY;
         let mut route_e = 0u32;
         let mut kept = 0usize;
+        let end_tag = e << 16;
         // The walks started before e − 1 − YOUNG, longest pieces first.
         for i in 0..count.min(ACTIVE) {
             #[expect(clippy::indexing_slicing, reason = "kept ≤ i < count ≤ ACTIVE")]
@@ -209,18 +232,20 @@ fn decode_active<V: Steps>(vocab: V, text: &[u8], best: &mut [f64], route: &mut 
                 // A dead walk is dropped (not kept) and its id is 0 (score −∞).
                 let (unit, id, ok) = vocab.step_listed(nodes[i], c, zero);
                 let base = bases[i];
-                let start = starts[i];
+                let tag = tags[i];
                 let cand = base + vocab.score_of(id);
                 let better = cand > best_e;
                 best_e = if better { cand } else { best_e };
                 route_e = if better {
-                    ((e - start) << 16) | u32::from(id)
+                    end_tag.wrapping_sub(tag) | u32::from(!id)
                 } else {
                     route_e
                 };
-                nodes[kept] = unit;
-                bases[kept] = base;
-                starts[kept] = start;
+                // (kept ≤ i < ACTIVE: the mask changes nothing and spares
+                // the bounds checks.)
+                nodes[kept & (ACTIVE - 1)] = unit;
+                bases[kept & (ACTIVE - 1)] = base;
+                tags[kept & (ACTIVE - 1)] = tag;
                 kept += usize::from(ok);
             }
         }
@@ -241,7 +266,7 @@ fn decode_active<V: Steps>(vocab: V, text: &[u8], best: &mut [f64], route: &mut 
                 let better = cand > best_e;
                 best_e = if better { cand } else { best_e };
                 route_e = if better {
-                    ((j as u32 + 2) << 16) | u32::from(id)
+                    decode_code(j as u32 + 2, id)
                 } else {
                     route_e
                 };
@@ -249,7 +274,7 @@ fn decode_active<V: Steps>(vocab: V, text: &[u8], best: &mut [f64], route: &mut 
                 if j == YOUNG - 1 {
                     nodes[kept] = unit;
                     bases[kept] = young_base[j];
-                    starts[kept] = e.wrapping_sub(j as u32 + 2);
+                    tags[kept] = e.wrapping_sub(j as u32 + 2) << 16;
                     kept += usize::from(ok);
                 }
             }
@@ -261,13 +286,14 @@ fn decode_active<V: Steps>(vocab: V, text: &[u8], best: &mut [f64], route: &mut 
                 young_base[j] = young_base[j - 1];
             }
         }
-        // The walk from e − 1 takes its first step, from the root (every single
-        // byte is a piece): the shortest candidate, last.
-        let (unit, id, _) = vocab.step(root, c);
+        // The walk from e − 1 takes its first step, from the root: the
+        // shortest candidate, last. Every single byte is a piece (validated
+        // in `Vocab::from_blob`), so the record is the child; no check.
+        let (unit, id) = vocab.record(root, c);
         let cand = prev + vocab.score_of(id);
         if cand > best_e {
             best_e = cand;
-            route_e = (1 << 16) | u32::from(id);
+            route_e = decode_code(1, id);
         }
         young_node[0] = unit;
         young_base[0] = prev;
@@ -303,7 +329,11 @@ fn decode_per_start<V: Steps>(vocab: V, text: &[u8], best: &mut [f64], route: &m
             if let (Some(b), Some(r)) = (best_tail.get_mut(k), route_tail.get_mut(k)) {
                 let better = cand > *b;
                 *b = if better { cand } else { *b };
-                *r = if better { route_code(k + 1, id) } else { *r };
+                *r = if better {
+                    decode_code(k as u32 + 1, id)
+                } else {
+                    *r
+                };
             }
         });
     }
