@@ -339,7 +339,8 @@ fn sample_linear_active<V: Steps, W: Weights, R: Rng + ?Sized>(
     let mut nodes = [0u32; ACTIVE];
     let mut bases = [0f64; ACTIVE];
     let mut tags = [0u32; ACTIVE];
-    // Running sums of the candidates at the current position, and their routes.
+    // Running sums of the candidates at the current position, and their starts
+    // and ids (`tag | id`, made a route code only for the picked one).
     // (PICK_PAD − 1 longer: padding after the candidates, see the pick below.)
     let mut sums = [0f64; ACTIVE + PICK_PAD - 1];
     let mut codes = [0u32; ACTIVE];
@@ -371,7 +372,8 @@ fn sample_linear_active<V: Steps, W: Weights, R: Rng + ?Sized>(
             #[expect(clippy::indexing_slicing, reason = "masked indices < ACTIVE")]
             {
                 sums[i & MASK] = total;
-                codes[i & MASK] = end_tag.wrapping_sub(tag) | u32::from(id);
+                // The start and the id; made a route code only if picked.
+                codes[i & MASK] = tag | u32::from(id);
                 nodes[kept & MASK] = unit;
                 bases[kept & MASK] = base;
                 tags[kept & MASK] = tag;
@@ -400,18 +402,21 @@ fn sample_linear_active<V: Steps, W: Weights, R: Rng + ?Sized>(
             reason = "count, kept < ACTIVE checked just above"
         )]
         {
-            sums[count] = total;
-            codes[count] = (1 << 16) | u32::from(id);
             nodes[kept] = unit;
             bases[kept] = prev;
             tags[kept] = start_tag;
         }
         let live = count + 1;
-        count = kept + 1;
         if longer == 0.0 {
             // The one-byte piece is the only way to reach e: no draw needed.
             *r = (1 << 16) | u32::from(id);
         } else {
+            // The one-byte piece's candidate joins the others.
+            #[expect(clippy::indexing_slicing, reason = "count < ACTIVE checked above")]
+            {
+                sums[count] = total;
+                codes[count] = start_tag | u32::from(id);
+            }
             // One uniform picks the candidate whose running-sum interval
             // holds it: the number of running sums ≤ the target. The sums are
             // non-decreasing, so for up to PICK_PAD candidates (almost every
@@ -420,10 +425,10 @@ fn sample_linear_active<V: Steps, W: Weights, R: Rng + ?Sized>(
             let target = draws.uniform() * total;
             let pick = count_at_most(&mut sums, live, target);
             #[expect(clippy::indexing_slicing, reason = "live − 1 < ACTIVE")]
-            {
-                *r = codes[pick.min(live - 1)];
-            }
+            let raw = codes[pick.min(live - 1)];
+            *r = end_tag.wrapping_sub(raw & 0xffff_0000) | (raw & 0xffff);
         }
+        count = kept + 1;
         let mut value = total;
         if !(RESCALE_LOW..=RESCALE_HIGH).contains(&value) {
             if !(value.is_finite() && value >= f64::MIN_POSITIVE) {
@@ -509,9 +514,11 @@ fn sample_linear_young<V: Steps, W: Weights, R: Rng + ?Sized>(
             total += base * weight(id);
             list_sums[i] = total;
             list_codes[i] = ((e - start) << 16) | u32::from(id);
-            nodes[kept] = unit;
-            bases[kept] = base;
-            starts[kept] = start;
+            // (kept ≤ i < ACTIVE: the mask changes nothing and spares the
+            // bounds checks.)
+            nodes[kept & (ACTIVE - 1)] = unit;
+            bases[kept & (ACTIVE - 1)] = base;
+            starts[kept & (ACTIVE - 1)] = start;
             kept += usize::from(ok);
         }
         if kept >= ACTIVE {
@@ -539,7 +546,9 @@ fn sample_linear_young<V: Steps, W: Weights, R: Rng + ?Sized>(
         // The walk from e − 1, first step from the root: the last candidate,
         // always of positive weight (checked), so a target that rounds up to
         // the total picks it, never a zero-weight candidate.
-        let (unit, id, _) = vocab.step(root, c);
+        // Every single byte is a piece (validated in `Vocab::from_blob`), so
+        // the record is the child; no check.
+        let (unit, id) = vocab.record(root, c);
         let p = prev * weight(id);
         if p <= 0.0 {
             return Some(false);
