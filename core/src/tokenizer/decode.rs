@@ -89,26 +89,24 @@ fn backtrack_flipped(
         e -= len;
         count += 1;
     }
-    if count > out.len() {
+    let Some(tokens) = out.get_mut(..count) else {
         return Err(Error::CapacityExceeded {
             needed: count,
             capacity: out.len(),
         });
-    }
+    };
+    // The first pass checked every length against the remaining prefix, so
+    // `e − len` cannot wrap here.
     let mut e = n;
-    let mut k = count;
-    while e > 0 && k > 0 {
+    for t in tokens.iter_mut().rev() {
         let code = route.get(e).copied().unwrap_or(0);
         let len = (code >> 16) as usize;
-        k -= 1;
-        if let Some(t) = out.get_mut(k) {
-            *t = Token {
-                id: (code ^ u32::from(flip)) & 0xffff,
-                start: (e - len) as u32,
-                end: e as u32,
-            };
-        }
-        e -= len;
+        *t = Token {
+            id: (code ^ u32::from(flip)) & 0xffff,
+            start: e.wrapping_sub(len) as u32,
+            end: e as u32,
+        };
+        e = e.wrapping_sub(len);
     }
     Ok(count)
 }
