@@ -476,12 +476,12 @@ fn sample_linear_young<V: Steps, W: Weights, R: Rng + ?Sized>(
     route: &mut [u32],
 ) -> Option<bool> {
     use super::decode::{ACTIVE, YOUNG};
-    // The walk list: node, Z[start] and start per walk; the running sums and
-    // routes of its candidates at the current position (PICK_PAD − 1 longer:
-    // +∞ padding for the search).
+    // The walk list: node, Z[start] and `start << 16` (its tag) per walk; the
+    // running sums and `tag | id` of its candidates at the current position
+    // (sums PICK_PAD − 1 longer: +∞ padding for the search).
     let mut nodes = [0u32; ACTIVE];
     let mut bases = [0f64; ACTIVE];
-    let mut starts = [0u32; ACTIVE];
+    let mut tags = [0u32; ACTIVE];
     let mut list_sums = [0f64; ACTIVE + PICK_PAD - 1];
     let mut list_codes = [0u32; ACTIVE];
     // The fixed candidates: young walks oldest first, then the one-byte piece.
@@ -510,15 +510,16 @@ fn sample_linear_young<V: Steps, W: Weights, R: Rng + ?Sized>(
         for i in 0..live {
             let (unit, id, ok) = vocab.step(nodes[i], c);
             let base = bases[i];
-            let start = starts[i];
+            let tag = tags[i];
             total += base * weight(id);
             list_sums[i] = total;
-            list_codes[i] = ((e - start) << 16) | u32::from(id);
+            // The start and the id; made a route code only if picked.
+            list_codes[i] = tag | u32::from(id);
             // (kept ≤ i < ACTIVE: the mask changes nothing and spares the
             // bounds checks.)
             nodes[kept & (ACTIVE - 1)] = unit;
             bases[kept & (ACTIVE - 1)] = base;
-            starts[kept & (ACTIVE - 1)] = start;
+            tags[kept & (ACTIVE - 1)] = tag;
             kept += usize::from(ok);
         }
         if kept >= ACTIVE {
@@ -535,7 +536,7 @@ fn sample_linear_young<V: Steps, W: Weights, R: Rng + ?Sized>(
             if j == YOUNG - 1 {
                 nodes[kept] = unit;
                 bases[kept] = young_base[j];
-                starts[kept] = e.wrapping_sub(j as u32 + 2);
+                tags[kept] = e.wrapping_sub(j as u32 + 2) << 16;
                 kept += usize::from(ok);
             }
         }
@@ -575,7 +576,8 @@ fn sample_linear_young<V: Steps, W: Weights, R: Rng + ?Sized>(
         *r = if target < list_total {
             let pick = count_at_most(&mut list_sums, live, target);
             // target < list_total = list_sums[live − 1], so pick < live.
-            list_codes[pick.min(live.saturating_sub(1))]
+            let raw = list_codes[pick.min(live.saturating_sub(1))];
+            (e << 16).wrapping_sub(raw & 0xffff_0000) | (raw & 0xffff)
         } else {
             fixed_code
         };
