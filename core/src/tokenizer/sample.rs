@@ -501,6 +501,7 @@ fn sample_linear_young<V: Steps, W: Weights, R: Rng + ?Sized>(
     let mut count = 0usize;
     let weight = |id: u16| weights.weight(id);
     let root = vocab.root();
+    let zero = core::hint::black_box(0u16);
     let mut prev = 1.0f64; // Z[e − 1]
     let mut draws = Draws::new(rng);
     if let Some(z0) = z.first_mut() {
@@ -516,7 +517,9 @@ fn sample_linear_young<V: Steps, W: Weights, R: Rng + ?Sized>(
         let mut kept = 0usize;
         let live = count.min(ACTIVE);
         for i in 0..live {
-            let (unit, id, ok) = vocab.step(nodes[i], c);
+            // (A dead walk is dropped; `step_listed` keeps that branch-free,
+            // where `step` compiles to a branch here.)
+            let (unit, id, ok) = vocab.step_listed(nodes[i], c, zero);
             let base = bases[i];
             let tag = tags[i];
             total += base * weight(id);
