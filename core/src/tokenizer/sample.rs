@@ -363,7 +363,8 @@ fn sample_linear_active<V: Steps, W: Weights, R: Rng + ?Sized>(
         let end_tag = start_tag.wrapping_add(1 << 16);
         let mut total = 0.0f64;
         let mut kept = 0usize;
-        // Nonzero iff a longer candidate is a piece (see `longer` below).
+        // Nonzero iff a longer candidate is a piece (the forced-position test
+        // below).
         let mut pieces = 0u16;
         for i in 0..count {
             #[expect(clippy::indexing_slicing, reason = "masked indices < ACTIVE")]
