@@ -435,7 +435,7 @@ fn sample_linear_active<V: Steps, W: Weights, R: Rng + ?Sized>(
             let pick = count_at_most(&mut sums, live, target);
             #[expect(clippy::indexing_slicing, reason = "live − 1 < ACTIVE")]
             let raw = codes[pick.min(live - 1)];
-            *r = end_tag.wrapping_sub(raw & 0xffff_0000) | (raw & 0xffff);
+            *r = picked_code(end_tag, raw);
         }
         count = kept + 1;
         let mut value = total;
@@ -589,7 +589,7 @@ fn sample_linear_young<V: Steps, W: Weights, R: Rng + ?Sized>(
             let pick = count_at_most(&mut list_sums, live, target);
             // target < list_total = list_sums[live − 1], so pick < live.
             let raw = list_codes[pick.min(live.saturating_sub(1))];
-            (e << 16).wrapping_sub(raw & 0xffff_0000) | (raw & 0xffff)
+            picked_code(e << 16, raw)
         } else {
             fixed_code
         };
@@ -609,6 +609,13 @@ fn sample_linear_young<V: Steps, W: Weights, R: Rng + ?Sized>(
         prev = value;
     }
     Some(true)
+}
+
+/// The route code of a picked list candidate stored as `start << 16 | id`, at
+/// the position whose tag is `end_tag = end << 16`: `(end − start) << 16 | id`.
+#[inline(always)]
+fn picked_code(end_tag: u32, tagged: u32) -> u32 {
+    end_tag.wrapping_sub(tagged & 0xffff_0000) | (tagged & 0xffff)
 }
 
 /// Candidates per position that [`count_at_most`] picks among by a
