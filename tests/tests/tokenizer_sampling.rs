@@ -293,6 +293,67 @@ fn perfect_sampler_is_exact_with_many_candidates_per_position() {
     }
 }
 
+/// Texts whose partition function is far below 2^−64 (the linear samplers'
+/// rescaling threshold), so the running values are rescaled by powers of two
+/// mid-text, in both scan orders: the start order (CJK / high bytes) and the
+/// position order (ASCII). Still exact.
+#[test]
+fn perfect_sampler_is_exact_across_rescaling() {
+    let rescaled = |vocab: &Vocab<'_>, text: &[u8], alpha: f64| {
+        let mut fwd = vec![0.0; text.len() + 1];
+        let log_z = log_partition(vocab, text, alpha, &mut fwd).unwrap();
+        assert!(
+            log_z < -64.0 * std::f64::consts::LN_2 - 10.0,
+            "ln Z = {log_z}"
+        );
+    };
+    let blob = committed_blob();
+    let vocab = Vocab::from_blob(&blob).unwrap();
+    let text = "发展中国家发展中国家".as_bytes();
+    rescaled(&vocab, text, 1.0);
+    let mut w = vec![0.0; vocab.id_space()];
+    let table = SamplingTable::new(&vocab, 1.0, &mut w).unwrap();
+    assert_eq!(table.mode(), SamplingMode::Linear);
+    let mut rng = SmallRng::seed_from_u64(41);
+    let res = fit(&vocab, text, 1.0, |s, o| {
+        viterbi_sample(&vocab, &table, text, &mut rng, s, o).unwrap()
+    });
+    assert!(res.p_value > ACCEPT_LEVEL, "{res:?}");
+    // Toy pieces: the halves weigh ≈ 2^−25, the pair ≈ 2^−50 (as one piece or
+    // as two, about the same): 16 about equally likely segmentations of four
+    // pairs, and Z[3] ≈ 2^−74 is rescaled while the walk from 2 (the second
+    // pair) is alive, so its start value must be rescaled with it.
+    for (k, (pair, x, y)) in [
+        (&b"ab"[..], &b"a"[..], &b"b"[..]),
+        (b"\xc3\xa9", b"\xc3", b"\xa9"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let blob = toy_blob(&[
+            (pair, 9),
+            (x, 300_000_000),
+            (y, 300_000_000),
+            (b"zz", 10_000_000_000_000_000),
+        ]);
+        let vocab = Vocab::from_blob(&blob).unwrap();
+        let text = pair.repeat(4);
+        rescaled(&vocab, &text, 1.0);
+        let (_, probs) = exact(&vocab, &text, 1.0);
+        assert!(
+            probs.iter().filter(|&&p| p > 0.06).count() == 16,
+            "{probs:?}"
+        );
+        let mut w = vec![0.0; vocab.id_space()];
+        let table = SamplingTable::new(&vocab, 1.0, &mut w).unwrap();
+        let mut rng = SmallRng::seed_from_u64(42 + k as u64);
+        let res = fit(&vocab, &text, 1.0, |s, o| {
+            viterbi_sample(&vocab, &table, &text, &mut rng, s, o).unwrap()
+        });
+        assert!(res.p_value > ACCEPT_LEVEL, "{k}: {res:?}");
+    }
+}
+
 #[test]
 fn large_alpha_reproduces_viterbi_decoding() {
     let blob = committed_blob();

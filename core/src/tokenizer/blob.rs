@@ -137,7 +137,7 @@ pub(crate) trait Steps: Copy {
         (if ok { unit } else { 0 }, if ok { id } else { 0 }, ok)
     }
     /// A step of a walk in a walk list (the scans of `decode_active` and
-    /// `sample_linear_active`): `(raw unit, piece id, alive)`, the id masked to
+    /// `sample_linear_young`): `(raw unit, piece id, alive)`, the id masked to
     /// 0 (score −∞, weight 0) when the walk dies. The unit is left raw: a dead
     /// walk is dropped from the list, not kept. `zero` must be an opaque 0
     /// (`core::hint::black_box(0u16)`, made once per call): masking with it

@@ -213,14 +213,15 @@ fn scale_pow2(x: f64, k: i32) -> f64 {
 /// leaves `[2^−64, 2^64]`; should a value still leave the `f64` range (which
 /// depends only on the text and α, never on the random numbers), the input is
 /// resampled with the log-domain recursion [`viterbi_sample_log`], so the result
-/// is exact for every α. Randomness: the usual position-order scans take one
-/// `u64` from `rng` per call and draw their uniforms (one per position on
-/// mostly-ASCII text; otherwise one per position where more than one piece
-/// ends with positive weight, none where the choice is forced) from wyrand
-/// seeded with it, which keeps the caller's generator out of the hot loop; the
-/// fallbacks draw from `rng` directly, at most one `u64` per candidate piece.
-/// Never loops on any RNG output (`u ∈ [0, 1)`, and the first candidate at each
-/// position is always taken).
+/// is exact for every α. Two scan orders, as in [`super::viterbi_decode`]: on
+/// mostly-ASCII text by end position, all candidates of a position together,
+/// one uniform picking among them; otherwise (and should a position have more
+/// live walks than that scan holds) by start position, one reservoir draw per
+/// trie step. Randomness: a linear-mode scan takes one `u64` from `rng` and
+/// draws its uniforms from wyrand seeded with it, which keeps the caller's
+/// generator out of the hot loop; the log-domain recursion draws from `rng`
+/// directly, one `u64` per candidate piece. Never loops on any RNG output
+/// (`u ∈ [0, 1)`, and the first candidate at each position is always taken).
 ///
 /// # Errors
 /// [`Error::TableMismatch`] if `table` was built for a vocabulary of another
@@ -257,218 +258,45 @@ pub fn viterbi_sample<R: Rng + ?Sized>(
     }
     let n = text.len();
     let (z, route) = scratch.buffers(n)?;
-    // As in `viterbi_decode`: the young-walk scan on mostly-ASCII text, the
-    // list-only scan (which skips the draw where the choice is forced) on CJK.
+    // As in `viterbi_decode`: the position-order scan with young walks on
+    // mostly-ASCII text, the per-start order otherwise (and where more walks
+    // are alive than the position-order scan holds). Unchecked lookups when
+    // both the vocabulary and the table allow them.
     let ascii = super::mostly_ascii(text);
-    // Unchecked lookups when both the vocabulary and the table allow them.
-    let linear = match (vocab.fast().zip(table.full()), ascii) {
-        (Some((v, w)), false) => sample_linear_active(v, w, text, rng, z, route),
-        (Some((v, w)), true) => sample_linear_young(v, w, text, rng, z, route),
-        (None, false) => sample_linear_active(*vocab, table.table, text, rng, z, route),
-        (None, true) => sample_linear_young(*vocab, table.table, text, rng, z, route),
+    let in_range = match (vocab.fast().zip(table.full()), ascii) {
+        (Some((v, w)), true) => sample_linear_young(v, w, text, rng, z, route)
+            .unwrap_or_else(|| sample_linear_per_start(v, w, text, rng, z, route)),
+        (Some((v, w)), false) => sample_linear_per_start(v, w, text, rng, z, route),
+        (None, true) => sample_linear_young(*vocab, table.table, text, rng, z, route)
+            .unwrap_or_else(|| sample_linear_per_start(*vocab, table.table, text, rng, z, route)),
+        (None, false) => sample_linear_per_start(*vocab, table.table, text, rng, z, route),
     };
-    match linear {
-        Some(true) => return backtrack(route, n, out),
-        Some(false) => return sample_log_table(vocab, table, text, rng, scratch, out),
-        None => {} // more live walks than ACTIVE: the per-start order below
+    if in_range {
+        backtrack(route, n, out)
+    } else {
+        sample_log_table(vocab, table, text, rng, scratch, out)
     }
-    let (z, route) = scratch.buffers(n)?;
-    z.fill(0.0);
-    if let Some(z0) = z.first_mut() {
-        *z0 = 1.0;
-    }
-    let mut reach = 0usize;
-    let mut in_range = true;
-    for start in 0..n {
-        let mut zs = z.get(start).copied().unwrap_or(0.0);
-        if !(RESCALE_LOW..=RESCALE_HIGH).contains(&zs) {
-            // Rare: renormalise the live window so that Z[start] ∈ [1, 2).
-            if !(zs.is_finite() && zs >= f64::MIN_POSITIVE) {
-                in_range = false;
-                break;
-            }
-            let exp = ((zs.to_bits() >> 52) & 0x7ff) as i32 - 1023;
-            for v in z.get_mut(start..=reach.max(start)).unwrap_or_default() {
-                *v = scale_pow2(*v, -exp);
-            }
-            zs = z.get(start).copied().unwrap_or(0.0);
-        }
-        vocab.for_each_piece_from(text, start, |end, id| {
-            let p = zs * table.weight(id);
-            let u = uniform(rng);
-            if let (Some(ze), Some(r)) = (z.get_mut(end), route.get_mut(end)) {
-                *ze += p;
-                if u * *ze < p {
-                    *r = route_code(end - start, id);
-                }
-            }
-            reach = reach.max(end);
-        });
-    }
-    let zn = z.get(n).copied().unwrap_or(0.0);
-    if !(in_range && zn.is_finite() && zn >= f64::MIN_POSITIVE) {
-        return sample_log_table(vocab, table, text, rng, scratch, out);
-    }
-    backtrack(route, n, out)
 }
 
-/// The linear-domain perfect sampler in position order (the live-walk scan of
-/// `decode_active`): at each position `e` all candidates `Z[s]·e^{α v}` are
-/// known together, so instead of one reservoir draw per candidate a single
+/// The linear-domain perfect sampler in position order, with the walk layout
+/// of `decode_active` (the decode's scan on mostly-ASCII text): at each
+/// position `e` all candidates `Z[s]·e^{α v}` are known together, so a single
 /// uniform picks the route from their running sums — the same categorical
-/// distribution `P(route[e] = s) = Z[s]·e^{α v} / Z[e]` with one random number
-/// per position, and none where only the one-byte piece ends with positive
-/// weight (two positions in three of CJK text: inside a character). As in `decode_active`, the walk from `e − 1` takes its first
-/// step from the root after the loop; it is the last candidate and always has
-/// positive weight, so a target that rounds up to the total picks it. Returns
-/// `Some(true)` on success, `Some(false)` if a value left
-/// the `f64` range (the caller resamples in the log domain; this depends only
-/// on the text and α), `None` if more than `ACTIVE` walks were alive.
-fn sample_linear_active<V: Steps, W: Weights, R: Rng + ?Sized>(
-    vocab: V,
-    weights: W,
-    text: &[u8],
-    rng: &mut R,
-    z: &mut [f64],
-    route: &mut [u32],
-) -> Option<bool> {
-    use super::decode::ACTIVE;
-    const MASK: usize = ACTIVE - 1;
-    // As in `decode_active`: per live walk its node, Z[start] and `start << 16`
-    // (wrapping); masked indices, so no bounds checks in the loop.
-    let mut nodes = [0u32; ACTIVE];
-    let mut bases = [0f64; ACTIVE];
-    let mut tags = [0u32; ACTIVE];
-    // Running sums of the candidates at the current position, and their starts
-    // and ids (`tag | id`, made a route code only for the picked one).
-    // (PICK_PAD − 1 longer: padding after the candidates, see the pick below.)
-    let mut sums = [0f64; ACTIVE + PICK_PAD - 1];
-    let mut codes = [0u32; ACTIVE];
-    let mut count = 0usize;
-    let weight = |id: u16| weights.weight(id);
-    let root = vocab.root();
-    // An opaque zero keeps the id mask branch-free (see `decode_active`).
-    let zero = core::hint::black_box(0u16);
-    let mut prev = 1.0f64; // Z[e − 1]
-    let mut draws = Draws::new(rng);
-    if let Some(z0) = z.first_mut() {
-        *z0 = 1.0;
-    }
-    for (e1, (&c, (ze, r))) in text
-        .iter()
-        .zip(z.iter_mut().skip(1).zip(route.iter_mut().skip(1)))
-        .enumerate()
-    {
-        let start_tag = (e1 as u32) << 16;
-        let end_tag = start_tag.wrapping_add(1 << 16);
-        let mut total = 0.0f64;
-        let mut kept = 0usize;
-        // Nonzero iff a longer candidate is a piece (the forced-position test
-        // below).
-        let mut pieces = 0u16;
-        for i in 0..count {
-            #[expect(clippy::indexing_slicing, reason = "masked indices < ACTIVE")]
-            let (node, base, tag) = (nodes[i & MASK], bases[i & MASK], tags[i & MASK]);
-            let (unit, id, ok) = vocab.step_listed(node, c, zero);
-            pieces |= id;
-            let p = base * weight(id);
-            total += p;
-            #[expect(clippy::indexing_slicing, reason = "masked indices < ACTIVE")]
-            {
-                sums[i & MASK] = total;
-                // The start and the id; made a route code only if picked.
-                codes[i & MASK] = tag | u32::from(id);
-                nodes[kept & MASK] = unit;
-                bases[kept & MASK] = base;
-                tags[kept & MASK] = tag;
-            }
-            kept += usize::from(ok);
-        }
-        // The walk from e − 1 takes its first step from the root (every single
-        // byte is a piece): the shortest candidate, last.
-        let (unit, id) = vocab.record(root, c);
-        let p = prev * weight(id);
-        total += p;
-        if count >= ACTIVE || kept >= ACTIVE {
-            return None;
-        }
-        // Z[e − 1] ≥ 2^−64 and weights ≥ 2^−900 in linear mode, so the last
-        // candidate has positive weight: a target that rounds up to `total`
-        // picks it, never a zero-weight candidate. (Checked, not assumed.)
-        if p <= 0.0 {
-            return Some(false);
-        }
-        #[expect(
-            clippy::indexing_slicing,
-            reason = "count, kept < ACTIVE checked just above"
-        )]
-        {
-            nodes[kept] = unit;
-            bases[kept] = prev;
-            tags[kept] = start_tag;
-        }
-        let live = count + 1;
-        // No longer candidate is a piece, so all have weight 0 (e.g. inside a
-        // multi-byte character): the one-byte piece is the only way to reach
-        // e, no draw needed. Tested on the ids rather than on the weights'
-        // sum, so the branch resolves as soon as the trie records are loaded,
-        // not after the weights and the additions (paired A/B on zh-dev,
-        // α 0.1: 1.017×, interquartile 1.006–1.027). A piece's weight and
-        // every Z are positive in linear mode, so this is "the longer
-        // candidates' sum is 0"; were it not, drawing anyway would still be
-        // exact: zero-weight candidates have empty intervals.
-        if pieces == 0 {
-            *r = (1 << 16) | u32::from(id);
-        } else {
-            // The one-byte piece's candidate joins the others.
-            #[expect(clippy::indexing_slicing, reason = "count < ACTIVE checked above")]
-            {
-                sums[count] = total;
-                codes[count] = start_tag | u32::from(id);
-            }
-            // One uniform picks the candidate whose running-sum interval
-            // holds it: the number of running sums ≤ the target. The sums are
-            // non-decreasing, so for up to PICK_PAD candidates (almost every
-            // position) a branch-free binary search counts them in three
-            // probes, with no loop whose varying length the CPU mispredicts.
-            let target = draws.uniform() * total;
-            let pick = count_at_most(&mut sums, live, target);
-            #[expect(clippy::indexing_slicing, reason = "live − 1 < ACTIVE")]
-            let raw = codes[pick.min(live - 1)];
-            *r = picked_code(end_tag, raw);
-        }
-        count = kept + 1;
-        let mut value = total;
-        if !(RESCALE_LOW..=RESCALE_HIGH).contains(&value) {
-            if !(value.is_finite() && value >= f64::MIN_POSITIVE) {
-                return Some(false);
-            }
-            // Renormalise every live value so that Z[e] ∈ [1, 2).
-            let exp = ((value.to_bits() >> 52) & 0x7ff) as i32 - 1023;
-            value = scale_pow2(value, -exp);
-            #[expect(clippy::indexing_slicing, reason = "count ≤ ACTIVE")]
-            for b in &mut bases[..count] {
-                *b = scale_pow2(*b, -exp);
-            }
-        }
-        *ze = value;
-        prev = value;
-    }
-    Some(true)
-}
-
-/// [`sample_linear_active`] with the walk layout of `viterbi_decode`'s scan on
-/// mostly-ASCII text: the walks from `e − 2 … e − 1 − YOUNG` sit in fixed slots
-/// (a dead one has unit 0 and weight 0) and are stepped in straight-line code
-/// after the walk list, then the walk from `e − 1` from the root. The pick
-/// takes candidate `i` with probability `p_i / Z[e]` by one uniform against
-/// the running sums, in the same order as [`sample_linear_active`], split in
-/// two: the list's candidates, searched only if the target
+/// distribution `P(route[e] = s) = Z[s]·e^{α v} / Z[e]` as one reservoir draw
+/// per candidate, with one random number per position. The walks from `e − 2
+/// … e − 1 − YOUNG` sit in fixed slots (a dead one has unit 0 and weight 0)
+/// and are stepped in straight-line code after the walk list (the older
+/// walks), then the walk from `e − 1` from the root. The pick takes candidate
+/// `i` with probability `p_i / Z[e]` by one uniform against the running sums,
+/// longest piece first, split in two: the list's candidates, searched only if the target
 /// falls below their sum, and the `YOUNG + 1` fixed ones, picked by a chain of
 /// selects over constant indices, so their sums and routes never leave
 /// registers. A uniform is drawn at every position: on English the forced
 /// positions are too irregular for a branch that skips the draw to pay.
-/// Returns as [`sample_linear_active`].
+/// Returns `Some(true)` on success, `Some(false)` if a value left the `f64`
+/// range (the caller resamples in the log domain; this depends only on the
+/// text and α), `None` if more than `ACTIVE` walks were alive (the caller
+/// takes [`sample_linear_per_start`]).
 #[expect(
     clippy::indexing_slicing,
     reason = "indices are j < YOUNG, probes < PICK_PAD, i < count ≤ ACTIVE and kept < ACTIVE (checked)"
@@ -609,6 +437,78 @@ fn sample_linear_young<V: Steps, W: Weights, R: Rng + ?Sized>(
         prev = value;
     }
     Some(true)
+}
+
+/// The linear-domain perfect sampler in start order (the scan of
+/// `decode_per_start`, which the decode takes on CJK text): from each start
+/// `s`, once `Z[s]` is final, walk the trie along the text and, for every
+/// step `text[s..e]` (a non-piece weighs 0), add `p = Z[s]·e^{α v}` to `Z[e]`
+/// and take `route[e] = s` with probability `p / Z[e]` (the running sum after
+/// adding): weighted reservoir sampling, so after the last start that reaches
+/// `e`, `P(route[e] = s) = Z[s]·e^{α v} / Z[e]` exactly. The first piece to
+/// reach `e` is always taken (`u < 1`); zero-weight steps never are. One
+/// uniform per trie step, drawn branch-free: on CJK text the walks are short
+/// (2.7 steps per start, 1.7 of them pieces), and a draw is cheaper than the
+/// position order's walk list and pick (cachegrind on zh-dev's CJK lines, α 0.1:
+/// 169 → 143 instructions per byte; paired `tests/peers/ab.py` runs 1.19–1.27×).
+/// Rescaling as in the position order, over the window `Z[s..=reach]` that the
+/// walks have written so far. Returns false if a value left the `f64` range
+/// (the caller resamples in the log domain; this depends only on the text and
+/// α).
+#[expect(
+    clippy::indexing_slicing,
+    reason = "start < n, e < stop ≤ n = text.len(), and z, route have n + 1 entries"
+)]
+fn sample_linear_per_start<V: Steps, W: Weights, R: Rng + ?Sized>(
+    vocab: V,
+    weights: W,
+    text: &[u8],
+    rng: &mut R,
+    z: &mut [f64],
+    route: &mut [u32],
+) -> bool {
+    let n = text.len();
+    let (Some(z), Some(route)) = (z.get_mut(..=n), route.get_mut(..=n)) else {
+        return false;
+    };
+    z.fill(0.0);
+    z[0] = 1.0;
+    let root = vocab.root();
+    let mut draws = Draws::new(rng);
+    let mut reach = 0usize;
+    for start in 0..n {
+        let mut zs = z[start];
+        if !(RESCALE_LOW..=RESCALE_HIGH).contains(&zs) {
+            if !(zs.is_finite() && zs >= f64::MIN_POSITIVE) {
+                return false;
+            }
+            let exp = ((zs.to_bits() >> 52) & 0x7ff) as i32 - 1023;
+            for v in z.get_mut(start..=reach.max(start)).unwrap_or_default() {
+                *v = scale_pow2(*v, -exp);
+            }
+            zs = z[start];
+        }
+        let stop = n.min(start + super::MAX_PIECE_BYTES);
+        let mut node = root;
+        let mut e = start;
+        while e < stop {
+            let (unit, id, ok) = vocab.step(node, text[e]);
+            if !ok {
+                break;
+            }
+            let code = (((e + 1 - start) as u32) << 16) | u32::from(id);
+            e += 1;
+            let p = zs * weights.weight(id);
+            let u = draws.uniform();
+            let sum = z[e] + p;
+            z[e] = sum;
+            route[e] = core::hint::select_unpredictable(u * sum < p, code, route[e]);
+            node = unit;
+        }
+        reach = reach.max(e);
+    }
+    let zn = z[n];
+    zn.is_finite() && zn >= f64::MIN_POSITIVE
 }
 
 /// The route code of a picked list candidate stored as `start << 16 | id`, at
