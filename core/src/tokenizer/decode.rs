@@ -71,43 +71,47 @@ pub(crate) fn backtrack(route: &[u32], n: usize, out: &mut [Token]) -> Result<us
     backtrack_flipped(route, n, out, 0)
 }
 
-/// [`backtrack`] for route codes whose id field is `id ^ flip`.
+/// [`backtrack`] for route codes whose id field is `id ^ flip`. One walk back
+/// along the route (a chain of dependent loads, one per token), writing the
+/// tokens backwards into the end of `out`, then one move to the front: a
+/// first pass that only counted would walk the chain twice. If `out` is too
+/// short, the walk goes on counting (the error names the tokens needed) and
+/// `out` holds the last tokens of the segmentation, not a prefix.
 fn backtrack_flipped(
     route: &[u32],
     n: usize,
     out: &mut [Token],
     flip: u16,
 ) -> Result<usize, Error> {
-    // Count first, so a short `out` is an error before anything is written.
+    let capacity = out.len();
+    let mut free = capacity; // out[free..] holds the tokens found so far
     let mut count = 0usize;
     let mut e = n;
     while e > 0 {
-        let len = (route.get(e).copied().unwrap_or(0) >> 16) as usize;
+        let code = route.get(e).copied().unwrap_or(0);
+        let len = (code >> 16) as usize;
         if len == 0 || len > e {
             return Err(Error::CorruptBlob("broken route (internal error)"));
         }
-        e -= len;
+        let start = e - len;
+        if let Some(slot) = free.checked_sub(1).and_then(|k| out.get_mut(k)) {
+            *slot = Token {
+                id: (code ^ u32::from(flip)) & 0xffff,
+                start: start as u32,
+                end: e as u32,
+            };
+            free -= 1;
+        }
         count += 1;
+        e = start;
     }
-    let Some(tokens) = out.get_mut(..count) else {
+    if count > capacity {
         return Err(Error::CapacityExceeded {
             needed: count,
-            capacity: out.len(),
+            capacity,
         });
-    };
-    // The first pass checked every length against the remaining prefix, so
-    // `e − len` cannot wrap here.
-    let mut e = n;
-    for t in tokens.iter_mut().rev() {
-        let code = route.get(e).copied().unwrap_or(0);
-        let len = (code >> 16) as usize;
-        *t = Token {
-            id: (code ^ u32::from(flip)) & 0xffff,
-            start: e.wrapping_sub(len) as u32,
-            end: e as u32,
-        };
-        e = e.wrapping_sub(len);
     }
+    out.copy_within(free.., 0);
     Ok(count)
 }
 
