@@ -483,8 +483,11 @@ fn sample_linear_per_start<V: Steps, W: Weights, R: Rng + ?Sized>(
     let root = vocab.root();
     let mut draws = Draws::new(rng);
     let mut reach = 0usize;
+    // Z[start], carried in a register: Z[start + 1] is final once the walk
+    // from `start` has taken its first step (later walks end further on), so
+    // the next start need not wait for it to go through memory.
+    let mut zs = 1.0f64;
     for start in 0..n {
-        let mut zs = z[start];
         if !(RESCALE_LOW..=RESCALE_HIGH).contains(&zs) {
             if !(zs.is_finite() && zs >= f64::MIN_POSITIVE) {
                 return false;
@@ -495,9 +498,20 @@ fn sample_linear_per_start<V: Steps, W: Weights, R: Rng + ?Sized>(
             }
             zs = z[start];
         }
+        // The first step, from the root: every single byte is a piece
+        // (validated in `Vocab::from_blob`), so the record is the child.
+        let (mut node, id) = vocab.record(root, text[start]);
+        let p = zs * weights.weight(id);
+        let u = draws.uniform();
+        let next = z[start + 1] + p;
+        z[start + 1] = next;
+        route[start + 1] = core::hint::select_unpredictable(
+            u * next < p,
+            (1 << 16) | u32::from(id),
+            route[start + 1],
+        );
         let stop = n.min(start + super::MAX_PIECE_BYTES);
-        let mut node = root;
-        let mut e = start;
+        let mut e = start + 1;
         while e < stop {
             let (unit, id, ok) = vocab.step(node, text[e]);
             if !ok {
@@ -513,6 +527,7 @@ fn sample_linear_per_start<V: Steps, W: Weights, R: Rng + ?Sized>(
             node = unit;
         }
         reach = reach.max(e);
+        zs = next;
     }
     let zn = z[n];
     zn.is_finite() && zn >= f64::MIN_POSITIVE
