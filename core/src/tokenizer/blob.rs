@@ -157,21 +157,6 @@ pub(crate) trait Steps: Copy {
     fn score_of(&self, id: u16) -> f64;
     /// The root unit.
     fn root(&self) -> u32;
-
-    /// Walk the trie from the root along `tail` and call `f(k, id)` for every
-    /// step `k` that matched a unit (`id` 0 when `tail[..=k]` is not a piece).
-    #[inline(always)]
-    fn walk_nodes(&self, tail: &[u8], mut f: impl FnMut(usize, u16)) {
-        let mut node = self.root();
-        for (k, &c) in tail.iter().enumerate() {
-            let (unit, id, ok) = self.step(node, c);
-            if !ok {
-                return;
-            }
-            f(k, id);
-            node = unit;
-        }
-    }
 }
 
 impl Steps for Vocab<'_> {

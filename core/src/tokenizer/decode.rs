@@ -309,35 +309,51 @@ fn decode_active<V: Steps>(vocab: V, text: &[u8], best: &mut [f64], route: &mut 
 
 /// Viterbi by start position: walk the trie from every start and relax the
 /// end positions (the textbook order; used when [`decode_active`] cannot be).
+#[expect(
+    clippy::indexing_slicing,
+    reason = "start < n, e < stop ≤ n = text.len(), and best, route have n + 1 entries"
+)]
 fn decode_per_start<V: Steps>(vocab: V, text: &[u8], best: &mut [f64], route: &mut [u32]) {
     let n = text.len();
+    let (Some(best), Some(route)) = (best.get_mut(..=n), route.get_mut(..=n)) else {
+        return;
+    };
     best.fill(f64::NEG_INFINITY);
-    if let Some(b) = best.first_mut() {
-        *b = 0.0;
-    }
-    let max_len = super::MAX_PIECE_BYTES;
+    best[0] = 0.0;
+    let root = vocab.root();
+    // best[start], carried in a register: best[start + 1] is final once the
+    // walk from `start` has taken its first step (later walks end further
+    // on), so the next start need not wait for it through memory.
+    let mut base = 0.0f64;
     for start in 0..n {
-        let (Some((head, best_tail)), Some(route_tail)) = (
-            best.split_at_mut_checked(start + 1),
-            route.get_mut(start + 1..),
-        ) else {
-            break;
-        };
-        let base = head.last().copied().unwrap_or(f64::NEG_INFINITY);
-        let tail = text.get(start..n.min(start + max_len)).unwrap_or_default();
+        // The first step, from the root: every single byte is a piece
+        // (validated in `Vocab::from_blob`), so the record is the child. It
+        // is the shortest candidate at start + 1, so the last to arrive.
+        let (mut node, id) = vocab.record(root, text[start]);
+        let cand = base + vocab.score_of(id);
+        let better = cand > best[start + 1];
+        let next = if better { cand } else { best[start + 1] };
+        best[start + 1] = next;
+        if better {
+            route[start + 1] = decode_code(1, id);
+        }
+        let stop = n.min(start + super::MAX_PIECE_BYTES);
+        let mut e = start + 1;
         // Branch-free update: non-pieces have id 0 and score −∞, never `>`.
-        vocab.walk_nodes(tail, |k, id| {
-            let cand = base + vocab.score_of(id);
-            if let (Some(b), Some(r)) = (best_tail.get_mut(k), route_tail.get_mut(k)) {
-                let better = cand > *b;
-                *b = if better { cand } else { *b };
-                *r = if better {
-                    decode_code(k as u32 + 1, id)
-                } else {
-                    *r
-                };
+        while e < stop {
+            let (unit, id, ok) = vocab.step(node, text[e]);
+            if !ok {
+                break;
             }
-        });
+            let code = decode_code((e + 1 - start) as u32, id);
+            e += 1;
+            let cand = base + vocab.score_of(id);
+            let better = cand > best[e];
+            best[e] = if better { cand } else { best[e] };
+            route[e] = if better { code } else { route[e] };
+            node = unit;
+        }
+        base = next;
     }
 }
 
