@@ -126,7 +126,8 @@ fn backtrack_flipped(
 ///
 /// # Errors
 /// [`Error::CapacityExceeded`] if `scratch` is shorter than `text` or `out` has
-/// room for fewer tokens than the segmentation has (nothing is truncated);
+/// room for fewer tokens than the segmentation has (nothing is truncated:
+/// `needed` is the token count, and `out`'s contents are unspecified);
 /// [`Error::InputTooLong`] beyond [`super::MAX_INPUT_BYTES`].
 ///
 /// ```
