@@ -266,29 +266,36 @@ fn watching_legacy_gives_quarter_quarter_half_perfect_gives_thirds() {
 
 #[test]
 fn perfect_sampler_is_exact_with_many_candidates_per_position() {
-    // Pieces "a" … "a"×12: up to 12 pieces end at one position (more than the
-    // fixed-width pick of the position-order sampler handles), and positions
-    // with a single candidate (after "b", only the byte) where no random number
-    // is drawn. 2 048 segmentations of the a-run, times those of the rest.
-    let runs: Vec<Vec<u8>> = (1..=12).map(|k| vec![b'a'; k]).collect();
-    let pieces: Vec<(&[u8], u64)> = runs
-        .iter()
-        .enumerate()
-        .map(|(k, w)| (w.as_slice(), 40_000 - 3_000 * k as u64))
-        .chain([(&b"ab"[..], 5_000), (&b"b"[..], 20_000)])
-        .collect();
-    let blob = toy_blob(&pieces);
-    let vocab = Vocab::from_blob(&blob).unwrap();
-    for (k, text) in [&b"aaaaaaaaaaaa"[..], b"aaaaaaaaaabab"].iter().enumerate() {
-        for alpha in [0.1, 1.0] {
-            let mut w = vec![0.0; vocab.id_space()];
-            let table = SamplingTable::new(&vocab, alpha, &mut w).unwrap();
-            assert_eq!(table.mode(), SamplingMode::Linear);
-            let mut rng = SmallRng::seed_from_u64(300 + k as u64);
-            let res = fit(&vocab, text, alpha, |s, o| {
-                viterbi_sample(&vocab, &table, text, &mut rng, s, o).unwrap()
-            });
-            assert!(res.p_value > ACCEPT_LEVEL, "{k} α={alpha}: {res:?}");
+    // Pieces x … x×16 for one byte x: up to 16 pieces end at one position —
+    // on ASCII (x = 'a') up to 11 of them from the position-order scan's walk
+    // list, more than its three-probe pick handles (its linear count runs);
+    // on a high byte (x = 0xe9) the start-order scan. 32 768 segmentations of
+    // a 16-byte run; "…bab" adds positions that only the byte piece reaches.
+    for x in [b'a', 0xe9] {
+        let runs: Vec<Vec<u8>> = (1..=16).map(|k| vec![x; k]).collect();
+        let pieces: Vec<(&[u8], u64)> = runs
+            .iter()
+            .enumerate()
+            .map(|(k, w)| (w.as_slice(), 60_000 - 3_000 * k as u64))
+            .chain([(&b"ab"[..], 5_000), (&b"b"[..], 20_000)])
+            .collect();
+        let blob = toy_blob(&pieces);
+        let vocab = Vocab::from_blob(&blob).unwrap();
+        let mut texts = vec![vec![x; 16]];
+        if x == b'a' {
+            texts.push(b"aaaaaaaaaabab".to_vec());
+        }
+        for (k, text) in texts.iter().enumerate() {
+            for alpha in [0.1, 1.0] {
+                let mut w = vec![0.0; vocab.id_space()];
+                let table = SamplingTable::new(&vocab, alpha, &mut w).unwrap();
+                assert_eq!(table.mode(), SamplingMode::Linear);
+                let mut rng = SmallRng::seed_from_u64(300 + k as u64 + u64::from(x));
+                let res = fit(&vocab, text, alpha, |s, o| {
+                    viterbi_sample(&vocab, &table, text, &mut rng, s, o).unwrap()
+                });
+                assert!(res.p_value > ACCEPT_LEVEL, "{x} {k} α={alpha}: {res:?}");
+            }
         }
     }
 }
