@@ -62,7 +62,14 @@ pub(crate) fn route_code(len: usize, id: u16) -> u32 {
 /// (cachegrind, English: 1 % fewer instructions per byte).
 #[inline(always)]
 fn decode_code(len: u32, id: u16) -> u32 {
-    (len << 16) | u32::from(!id)
+    decode_code_shifted(len << 16, id)
+}
+
+/// [`decode_code`] with the length already shifted into place (`len << 16`,
+/// as the walk list's start tags give it).
+#[inline(always)]
+fn decode_code_shifted(len_field: u32, id: u16) -> u32 {
+    len_field | u32::from(!id)
 }
 
 /// Write the segmentation stored in `route` (ending at `n`) into `out`, in
@@ -240,7 +247,7 @@ fn decode_active<V: Steps>(vocab: V, text: &[u8], best: &mut [f64], route: &mut 
                 let better = cand > best_e;
                 best_e = if better { cand } else { best_e };
                 route_e = if better {
-                    end_tag.wrapping_sub(tag) | u32::from(!id)
+                    decode_code_shifted(end_tag.wrapping_sub(tag), id)
                 } else {
                     route_e
                 };
