@@ -149,6 +149,33 @@ pub(crate) trait Steps: Copy {
         let ok = unit & 0x1ff == OCCUPIED | u32::from(c);
         (unit, id & zero.wrapping_sub(u16::from(ok)), ok)
     }
+    /// Walk on from `node` (the unit that `text[start..from]` reached) along
+    /// `text[from..stop]` while the walk stays inside the trie, calling
+    /// `f(e, id)` for every unit matched at `text[start..e]` (`e` increasing;
+    /// `id` 0 for a unit that is not a piece). Returns the end of the walk
+    /// (the first `e` whose step failed, or `stop`, clamped to `text.len()`).
+    /// The walk of both start-order scans after their first step.
+    #[inline(always)]
+    fn walk_on(
+        &self,
+        mut node: u32,
+        text: &[u8],
+        from: usize,
+        stop: usize,
+        mut f: impl FnMut(usize, u16),
+    ) -> usize {
+        let mut e = from;
+        for &c in text.get(from..stop.min(text.len())).unwrap_or_default() {
+            let (unit, id, ok) = self.step(node, c);
+            if !ok {
+                break;
+            }
+            e += 1;
+            f(e, id);
+            node = unit;
+        }
+        e
+    }
     /// The raw record `(unit, id)` at the child slot of `node` for byte `c`
     /// (its label may differ from `c`: the caller checks `unit & 0x1ff ==
     /// OCCUPIED | c`).

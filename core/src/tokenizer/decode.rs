@@ -341,7 +341,7 @@ fn decode_per_start<V: Steps>(vocab: V, text: &[u8], best: &mut [f64], route: &m
         // The first step, from the root: every single byte is a piece
         // (validated in `Vocab::from_blob`), so the record is the child. It
         // is the shortest candidate at start + 1, so the last to arrive.
-        let (mut node, id) = vocab.record(root, text[start]);
+        let (node, id) = vocab.record(root, text[start]);
         let cand = base + vocab.score_of(id);
         let better = cand > best[start + 1];
         let next = if better { cand } else { best[start + 1] };
@@ -349,22 +349,15 @@ fn decode_per_start<V: Steps>(vocab: V, text: &[u8], best: &mut [f64], route: &m
         if better {
             route[start + 1] = decode_code(1, id);
         }
-        let stop = n.min(start + super::MAX_PIECE_BYTES);
-        let mut e = start + 1;
+        let stop = start + super::MAX_PIECE_BYTES;
         // Branch-free update: non-pieces have id 0 and score −∞, never `>`.
-        while e < stop {
-            let (unit, id, ok) = vocab.step(node, text[e]);
-            if !ok {
-                break;
-            }
-            let code = decode_code((e + 1 - start) as u32, id);
-            e += 1;
+        vocab.walk_on(node, text, start + 1, stop, |e, id| {
+            let code = decode_code((e - start) as u32, id);
             let cand = base + vocab.score_of(id);
             let better = cand > best[e];
             best[e] = if better { cand } else { best[e] };
             route[e] = if better { code } else { route[e] };
-            node = unit;
-        }
+        });
         base = next;
     }
 }

@@ -503,33 +503,23 @@ fn sample_linear_per_start<V: Steps, W: Weights, R: Rng + ?Sized>(
         }
         // The first step, from the root: every single byte is a piece
         // (validated in `Vocab::from_blob`), so the record is the child.
-        let (mut node, id) = vocab.record(root, text[start]);
+        let (node, id) = vocab.record(root, text[start]);
         let p = zs * weights.weight(id);
         let u = draws.uniform();
         let next = z[start + 1] + p;
         z[start + 1] = next;
-        route[start + 1] = core::hint::select_unpredictable(
-            u * next < p,
-            (1 << 16) | u32::from(id),
-            route[start + 1],
-        );
-        let stop = n.min(start + super::MAX_PIECE_BYTES);
-        let mut e = start + 1;
-        while e < stop {
-            let (unit, id, ok) = vocab.step(node, text[e]);
-            if !ok {
-                break;
-            }
-            let code = (((e + 1 - start) as u32) << 16) | u32::from(id);
-            e += 1;
+        route[start + 1] =
+            core::hint::select_unpredictable(u * next < p, route_code(1, id), route[start + 1]);
+        let stop = start + super::MAX_PIECE_BYTES;
+        let end = vocab.walk_on(node, text, start + 1, stop, |e, id| {
+            let code = route_code(e - start, id);
             let p = zs * weights.weight(id);
             let u = draws.uniform();
             let sum = z[e] + p;
             z[e] = sum;
             route[e] = core::hint::select_unpredictable(u * sum < p, code, route[e]);
-            node = unit;
-        }
-        reach = reach.max(e);
+        });
+        reach = reach.max(end);
         zs = next;
     }
     let zn = z[n];
