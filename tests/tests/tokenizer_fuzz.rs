@@ -5,7 +5,7 @@
 mod tokenizer_common;
 
 use kexue_core::tokenizer::Vocab;
-use kexue_tests::fuzz::{TextFuzzer, check_blob};
+use kexue_tests::fuzz::{TextFuzzer, blob_checksum, check_blob};
 use kexue_tests::workspace_root;
 use tokenizer_common::committed_blob;
 
@@ -60,4 +60,32 @@ fn the_blob_target_reaches_the_algorithms_with_a_seed() {
         .expect("seed toy-the");
     let t = usize::from(data[0]);
     assert!(Vocab::from_blob(&data[1 + t..]).is_ok());
+}
+
+#[test]
+fn the_blob_corpus_still_holds_accepted_vocabularies() {
+    // The corpus was converted between blob format versions
+    // (`tests/fuzz/corpus_v*_to_v*.py`); the inputs that the reader accepts
+    // after the target's checksum repair are the ones that take odd
+    // vocabularies through every algorithm, so a conversion must keep them.
+    let accepted = corpus("blob")
+        .iter()
+        .filter(|(_, data)| {
+            let Some((&t, rest)) = data.split_first() else {
+                return false;
+            };
+            let blob = &rest[usize::from(t).min(rest.len())..];
+            if blob.len() < 64 {
+                return false;
+            }
+            let mut fixed = blob.to_vec();
+            let sum = blob_checksum(&fixed[64..]);
+            fixed[32..40].copy_from_slice(&sum.to_le_bytes());
+            Vocab::from_blob(&fixed).is_ok()
+        })
+        .count();
+    assert!(
+        accepted >= 15,
+        "only {accepted} blob corpus inputs are accepted"
+    );
 }

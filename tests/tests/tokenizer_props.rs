@@ -223,8 +223,9 @@ fn blob_opens_in_one_validation_pass_and_rejects_obvious_corruption() {
     );
     // An occupied unit in the root's block would be a child of the empty
     // unit 0, reviving dead walks in the decoder: rejected.
+    // (Unit records: `!id` in bytes 0–1, the unit in bytes 2–5.)
     let mut bad = b.to_vec();
-    let at = 64 + 6 * 5;
+    let at = 64 + 6 * 5 + 2;
     bad[at..at + 4].copy_from_slice(&(0x100u32 | 5).to_le_bytes());
     let sum = blob_checksum(&bad[64..]);
     bad[32..40].copy_from_slice(&sum.to_le_bytes());
@@ -232,6 +233,95 @@ fn blob_opens_in_one_validation_pass_and_rejects_obvious_corruption() {
         Vocab::from_blob(&bad).unwrap_err(),
         Error::CorruptBlob("a unit of the root's block is occupied")
     );
+    // The base shift (header offset 28, outside the checksummed body) must be
+    // 10..=15, and the bits between the flags and the base must be clear.
+    for shift in [0u32, 9, 16, 32] {
+        let mut bad = b.to_vec();
+        bad[28..32].copy_from_slice(&shift.to_le_bytes());
+        assert_eq!(
+            Vocab::from_blob(&bad).unwrap_err(),
+            Error::CorruptBlob("base shift out of range")
+        );
+    }
+    let mut bad = b.to_vec();
+    let at = 64 + 6 * 300 + 2;
+    let unit = u32::from_le_bytes(bad[at..at + 4].try_into().unwrap()) | 1 << 12;
+    bad[at..at + 4].copy_from_slice(&unit.to_le_bytes());
+    let sum = blob_checksum(&bad[64..]);
+    bad[32..40].copy_from_slice(&sum.to_le_bytes());
+    assert_eq!(
+        Vocab::from_blob(&bad).unwrap_err(),
+        Error::CorruptBlob("a unit has bits set below its base")
+    );
+}
+
+/// The committed blob rewritten with base shift 10 (what the compiler writes
+/// for tries of more than 2^17 units): no fast view, so every algorithm takes
+/// the checked lookups.
+fn with_base_shift_10(b: &[u8]) -> Vec<u8> {
+    assert_eq!(u32::from_le_bytes(b[28..32].try_into().unwrap()), 15);
+    let units = u32::from_le_bytes(b[12..16].try_into().unwrap()) as usize;
+    let mut v = b.to_vec();
+    v[28..32].copy_from_slice(&10u32.to_le_bytes());
+    for i in 0..units {
+        let at = 64 + 6 * i + 2;
+        let u = u32::from_le_bytes(v[at..at + 4].try_into().unwrap());
+        let u10 = (u & 0x3ff) | (u >> 15) << 10;
+        v[at..at + 4].copy_from_slice(&u10.to_le_bytes());
+    }
+    let sum = blob_checksum(&v[64..]);
+    v[32..40].copy_from_slice(&sum.to_le_bytes());
+    v
+}
+
+#[test]
+fn a_blob_with_base_shift_10_gives_identical_results() {
+    let b10 = with_base_shift_10(blob());
+    let (fast, checked) = (
+        Vocab::from_blob(blob()).unwrap(),
+        Vocab::from_blob(&b10).unwrap(),
+    );
+    let texts: [&[u8]; 4] = [
+        "发展中国家的经济增长，and English words: tokenization.".as_bytes(),
+        b"  def viterbi_decode(vocab, text):\n        return [x for x in text]  ",
+        &[0xff, 0xfe, b'a', 0xe4, 0xb8],
+        b"",
+    ];
+    for text in texts {
+        let n = text.len();
+        let (mut s, mut r) = (vec![0.0; n + 1], vec![0u32; n + 1]);
+        let (mut o1, mut o2) = (vec![Token::default(); n], vec![Token::default(); n]);
+        let k1 = viterbi_decode(&fast, text, &mut Scratch::new(&mut s, &mut r), &mut o1).unwrap();
+        let k2 =
+            viterbi_decode(&checked, text, &mut Scratch::new(&mut s, &mut r), &mut o2).unwrap();
+        assert_eq!(o1[..k1], o2[..k2]);
+        for alpha in [0.1, 1.0] {
+            let mut w = vec![0.0; fast.id_space()];
+            let table = SamplingTable::new(&fast, alpha, &mut w).unwrap();
+            let (mut g1, mut g2) = (SmallRng::seed_from_u64(7), SmallRng::seed_from_u64(7));
+            for _ in 0..20 {
+                let k1 = viterbi_sample(
+                    &fast,
+                    &table,
+                    text,
+                    &mut g1,
+                    &mut Scratch::new(&mut s, &mut r),
+                    &mut o1,
+                )
+                .unwrap();
+                let k2 = viterbi_sample(
+                    &checked,
+                    &table,
+                    text,
+                    &mut g2,
+                    &mut Scratch::new(&mut s, &mut r),
+                    &mut o2,
+                )
+                .unwrap();
+                assert_eq!(o1[..k1], o2[..k2]);
+            }
+        }
+    }
 }
 
 #[test]

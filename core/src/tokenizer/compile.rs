@@ -15,8 +15,8 @@ use std::vec::Vec;
 use base64::Engine as _;
 
 use super::blob::{
-    BASE_SHIFT, BLOB_MAGIC, BLOB_VERSION, DEAD_BASE, HEADER_BYTES, MAX_IDS, MAX_UNITS, OCCUPIED,
-    TERMINAL, checksum,
+    BASE_SHIFT, BLOB_MAGIC, BLOB_VERSION, DEAD_BASE, FAST_SHIFT, FAST_UNITS, HEADER_BYTES,
+    LOW_BITS, MAX_IDS, MAX_UNITS, OCCUPIED, TERMINAL, checksum,
 };
 
 /// Errors of model loading and compilation.
@@ -259,10 +259,19 @@ pub fn compile_scored(pieces: &[(Vec<u8>, u32, f64)]) -> Result<Vec<u8>, Compile
         }
     }
 
+    // The base shift: 15 when the units fit in 2^17 (what the fast hot
+    // loops need, see `blob::Fast`), else 10. Records are the complemented
+    // id (0xffff for a unit that is not a piece), then the unit.
+    let shift = if n_units <= FAST_UNITS {
+        FAST_SHIFT
+    } else {
+        BASE_SHIFT
+    };
     let mut body = Vec::with_capacity(6 * n_units + 8 * n_ids);
     for (u, i) in units.iter().zip(&ids) {
-        body.extend_from_slice(&u.to_le_bytes());
-        body.extend_from_slice(&i.to_le_bytes());
+        let unit = (u & LOW_BITS) | ((u >> BASE_SHIFT) << shift);
+        body.extend_from_slice(&(!i).to_le_bytes());
+        body.extend_from_slice(&unit.to_le_bytes());
     }
     // Scores in decreasing id order, so that the score of id i ends 8·i
     // bytes before the blob's end (see `blob::Fast`).
@@ -277,7 +286,7 @@ pub fn compile_scored(pieces: &[(Vec<u8>, u32, f64)]) -> Result<Vec<u8>, Compile
         n_ids as u32,
         sorted.len() as u32,
         max_len as u32,
-        0,
+        shift,
     ] {
         blob.extend_from_slice(&field.to_le_bytes());
     }

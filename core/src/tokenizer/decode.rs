@@ -1,7 +1,7 @@
 //! Deterministic Viterbi decoding (post of 2023-09-16) and the caller-owned
 //! scratch space shared by every algorithm.
 
-use super::blob::Steps;
+use super::blob::{DEAD, Node, Steps, nid};
 use super::{Error, Token, Vocab, check_input};
 
 /// Caller-owned scratch for one input of up to [`Scratch::capacity`] bytes:
@@ -55,21 +55,20 @@ pub(crate) fn route_code(len: usize, id: u16) -> u32 {
     ((len as u32) << 16) | u32::from(id)
 }
 
-/// The route code of the decode's scans: `(piece length << 16) | !id`. The
-/// id is stored complemented because the fast score lookup indexes by `!id`
-/// (scores are stored in decreasing id order): the complement is then computed
-/// once per candidate for both, one register move fewer per candidate
-/// (cachegrind, English: 1 % fewer instructions per byte).
+/// The route code of the decode's scans: `(piece length << 16) | !id`, with
+/// the score index `!id` as the trie records hold it (the blob stores ids
+/// complemented because the fast score lookup indexes by `!id`, see
+/// [`super::blob`]); [`backtrack_flipped`] undoes the complement.
 #[inline(always)]
-fn decode_code(len: u32, id: u16) -> u32 {
-    decode_code_shifted(len << 16, id)
+fn decode_code(len: u32, nid: u16) -> u32 {
+    decode_code_shifted(len << 16, nid)
 }
 
 /// [`decode_code`] with the length already shifted into place (`len << 16`,
 /// as the walk list's start tags give it).
 #[inline(always)]
-fn decode_code_shifted(len_field: u32, id: u16) -> u32 {
-    len_field | u32::from(!id)
+fn decode_code_shifted(len_field: u32, nid: u16) -> u32 {
+    len_field | u32::from(nid)
 }
 
 /// Write the segmentation stored in `route` (ending at `n`) into `out`, in
@@ -96,11 +95,11 @@ fn backtrack_flipped(
     let mut e = n;
     while e > 0 {
         let code = route.get(e).copied().unwrap_or(0);
-        let len = (code >> 16) as usize;
-        if len == 0 || len > e {
+        // A length of 0 or beyond `e` (start ≥ e, wrapping) is a broken route.
+        let start = e.wrapping_sub((code >> 16) as usize);
+        if start >= e {
             return Err(Error::CorruptBlob("broken route (internal error)"));
         }
-        let start = e - len;
         if let Some(slot) = free.checked_sub(1).and_then(|k| out.get_mut(k)) {
             *slot = Token {
                 id: (code ^ u32::from(flip)) & 0xffff,
@@ -203,7 +202,7 @@ pub(crate) const YOUNG: usize = 4;
 /// The youngest walks are not in the walk list: the walk from `e − 1` takes
 /// its first step from the root (every single byte is a piece, so it always
 /// lives), and the walks from `e − 2 … e − 1 − YOUNG` are held in fixed slots
-/// and stepped in straight-line code after the list, a dead one (unit 0, which
+/// and stepped in straight-line code after the list, a dead one ([`DEAD`]: unit 0, which
 /// has no children — validated in [`Vocab::from_blob`]) stepping to a
 /// candidate of score −∞. Only walks older than that — inside long matches —
 /// go through the list loop, whose trip count is then mostly 0 or small: on
@@ -217,18 +216,17 @@ pub(crate) const YOUNG: usize = 4;
 fn decode_active<V: Steps>(vocab: V, text: &[u8], route: &mut [u32]) -> bool {
     const { assert!(YOUNG == 4, "the loop below is unrolled by YOUNG") };
     let mut w = Walks {
-        nodes: [0u32; ACTIVE],
+        nodes: [DEAD; ACTIVE],
         bases: [0f64; ACTIVE],
         tags: [0u32; ACTIVE],
     };
     let mut young = Young {
-        node: [0u32; YOUNG],
+        node: [DEAD; YOUNG],
         base: [f64::NEG_INFINITY; YOUNG],
         prev: 0.0,
         count: 0,
     };
     let root = vocab.root();
-    let zero = core::hint::black_box(0u16);
     let mut e = 0u32;
     let mut todo = text.iter().zip(route.iter_mut().skip(1));
     // Unrolled by YOUNG so that each copy knows `e mod YOUNG`, which names
@@ -243,7 +241,7 @@ fn decode_active<V: Steps>(vocab: V, text: &[u8], route: &mut [u32]) -> bool {
                 return true;
             };
             e = e.wrapping_add(1);
-            match active_position::<V, $p>(vocab, root, zero, &mut w, &mut young, e, c) {
+            match active_position::<V, $p>(vocab, root, &mut w, &mut young, e, c) {
                 Some(code) => *r = code,
                 None => return false,
             }
@@ -264,7 +262,7 @@ struct Walks {
     /// units, the best scores at their starts, and their tags (the start
     /// shifted into the length field of a route code, so that `end_tag −
     /// tag` is the piece length in place).
-    nodes: [u32; ACTIVE],
+    nodes: [Node; ACTIVE],
     bases: [f64; ACTIVE],
     tags: [u32; ACTIVE],
 }
@@ -276,7 +274,7 @@ struct Walks {
 /// struct with [`Walks`], it stayed in memory and LLVM vectorised the four
 /// young index computations: 0.65× on en-dev.)
 struct Young {
-    node: [u32; YOUNG],
+    node: [Node; YOUNG],
     base: [f64; YOUNG],
     /// The best score at `e − 1`.
     prev: f64,
@@ -289,8 +287,7 @@ struct Young {
 #[inline(always)]
 fn active_position<V: Steps, const P: usize>(
     vocab: V,
-    root: u32,
-    zero: u16,
+    root: Node,
     w: &mut Walks,
     y: &mut Young,
     e: u32,
@@ -305,10 +302,10 @@ fn active_position<V: Steps, const P: usize>(
         #[expect(clippy::indexing_slicing, reason = "kept ≤ i < count ≤ ACTIVE")]
         {
             // A dead walk is dropped (not kept) and its id is 0 (score −∞).
-            let (unit, id, ok) = vocab.step_listed(w.nodes[i], c, zero);
+            let (unit, id, ok) = vocab.step(w.nodes[i], c);
             let base = w.bases[i];
             let tag = w.tags[i];
-            let cand = base + vocab.score_of(id);
+            let cand = base + vocab.score_of_nid(id);
             let better = cand > best_e;
             best_e = if better { cand } else { best_e };
             route_e = if better {
@@ -338,7 +335,7 @@ fn active_position<V: Steps, const P: usize>(
         )]
         {
             let (unit, id, ok) = vocab.step(y.node[slot], c);
-            let cand = y.base[slot] + vocab.score_of(id);
+            let cand = y.base[slot] + vocab.score_of_nid(id);
             let better = cand > best_e;
             best_e = if better { cand } else { best_e };
             route_e = if better {
@@ -358,8 +355,9 @@ fn active_position<V: Steps, const P: usize>(
     // The walk from e − 1 takes its first step, from the root: the
     // shortest candidate, last. Every single byte is a piece (validated
     // in `Vocab::from_blob`), so the record is the child; no check.
-    let (unit, id) = vocab.record(root, c);
-    let cand = y.prev + vocab.score_of(id);
+    let unit = vocab.record(root, c);
+    let id = nid(unit);
+    let cand = y.prev + vocab.score_of_nid(id);
     if cand > best_e {
         best_e = cand;
         route_e = decode_code(1, id);
@@ -401,8 +399,9 @@ fn decode_per_start<V: Steps>(vocab: V, text: &[u8], best: &mut [f64], route: &m
         // The first step, from the root: every single byte is a piece
         // (validated in `Vocab::from_blob`), so the record is the child. It
         // is the shortest candidate at start + 1, so the last to arrive.
-        let (node, id) = vocab.record(root, text[start]);
-        let cand = base + vocab.score_of(id);
+        let node = vocab.record(root, text[start]);
+        let id = nid(node);
+        let cand = base + vocab.score_of_nid(id);
         let better = cand > best[start + 1];
         let next = if better { cand } else { best[start + 1] };
         best[start + 1] = next;
@@ -413,7 +412,7 @@ fn decode_per_start<V: Steps>(vocab: V, text: &[u8], best: &mut [f64], route: &m
         // Branch-free update: non-pieces have id 0 and score −∞, never `>`.
         vocab.walk_on(node, text, start + 1, stop, |e, id| {
             let code = decode_code((e - start) as u32, id);
-            let cand = base + vocab.score_of(id);
+            let cand = base + vocab.score_of_nid(id);
             let better = cand > best[e];
             best[e] = if better { cand } else { best[e] };
             route[e] = if better { code } else { route[e] };

@@ -4,7 +4,7 @@
 
 use rand::Rng;
 
-use super::blob::Steps;
+use super::blob::{DEAD, Steps, nid};
 use super::decode::{backtrack, route_code};
 use super::{Error, Scratch, Token, Vocab};
 use crate::math;
@@ -284,7 +284,7 @@ pub fn viterbi_sample<R: Rng + ?Sized>(
 /// uniform picks the route from their running sums — the same categorical
 /// distribution `P(route[e] = s) = Z[s]·e^{α v} / Z[e]` as one reservoir draw
 /// per candidate, with one random number per position. The walks from `e − 2
-/// … e − 1 − YOUNG` sit in fixed slots (a dead one has unit 0 and weight 0)
+/// … e − 1 − YOUNG` sit in fixed slots (a dead one is `DEAD`, of weight 0)
 /// and are stepped in straight-line code after the walk list (the older
 /// walks), then the walk from `e − 1` from the root. The pick takes candidate
 /// `i` with probability `p_i / Z[e]` by one uniform against the running sums,
@@ -317,7 +317,7 @@ fn sample_linear_young<V: Steps, W: Weights, R: Rng + ?Sized>(
     // The walk list: node, Z[start] and `start << 16` (its tag) per walk; the
     // running sums and `tag | id` of its candidates at the current position
     // (sums PICK_PAD − 1 longer: +∞ padding for the search).
-    let mut nodes = [0u32; ACTIVE];
+    let mut nodes = [DEAD; ACTIVE];
     let mut bases = [0f64; ACTIVE];
     let mut tags = [0u32; ACTIVE];
     let mut list_sums = [0f64; ACTIVE + PICK_PAD - 1];
@@ -326,12 +326,11 @@ fn sample_linear_young<V: Steps, W: Weights, R: Rng + ?Sized>(
     let mut fixed_sums = [0f64; YOUNG + 1];
     let mut fixed_codes = [0u32; YOUNG + 1];
     // young_node[j], young_base[j]: the walk from e − 2 − j and Z at its start.
-    let mut young_node = [0u32; YOUNG];
+    let mut young_node = [DEAD; YOUNG];
     let mut young_base = [0f64; YOUNG];
     let mut count = 0usize;
     let weight = |id: u16| weights.weight(id);
     let root = vocab.root();
-    let zero = core::hint::black_box(0u16);
     let mut prev = 1.0f64; // Z[e − 1]
     let mut draws = Draws::new(rng);
     if let Some(z0) = z.first_mut() {
@@ -347,9 +346,9 @@ fn sample_linear_young<V: Steps, W: Weights, R: Rng + ?Sized>(
         let mut kept = 0usize;
         let live = count.min(ACTIVE);
         for i in 0..live {
-            // (A dead walk is dropped; `step_listed` keeps that branch-free,
-            // where `step` compiles to a branch here.)
-            let (unit, id, ok) = vocab.step_listed(nodes[i], c, zero);
+            // (A dead walk is dropped, not kept; its id is 0, weight 0.)
+            let (unit, nid, ok) = vocab.step(nodes[i], c);
+            let id = !nid;
             let base = bases[i];
             let tag = tags[i];
             total += base * weight(id);
@@ -367,9 +366,10 @@ fn sample_linear_young<V: Steps, W: Weights, R: Rng + ?Sized>(
             return None;
         }
         let list_total = total;
-        let mut stepped = [0u32; YOUNG];
+        let mut stepped = [DEAD; YOUNG];
         for j in (0..YOUNG).rev() {
-            let (unit, id, ok) = vocab.step(young_node[j], c);
+            let (unit, nid, ok) = vocab.step(young_node[j], c);
+            let id = !nid;
             total += young_base[j] * weight(id);
             fixed_sums[YOUNG - 1 - j] = total;
             fixed_codes[YOUNG - 1 - j] = ((j as u32 + 2) << 16) | u32::from(id);
@@ -390,7 +390,8 @@ fn sample_linear_young<V: Steps, W: Weights, R: Rng + ?Sized>(
         // the total picks it, never a zero-weight candidate.
         // Every single byte is a piece (validated in `Vocab::from_blob`), so
         // the record is the child; no check.
-        let (unit, id) = vocab.record(root, c);
+        let unit = vocab.record(root, c);
+        let id = !nid(unit);
         let p = prev * weight(id);
         if p <= 0.0 {
             return Some(false);
@@ -503,7 +504,8 @@ fn sample_linear_per_start<V: Steps, W: Weights, R: Rng + ?Sized>(
         }
         // The first step, from the root: every single byte is a piece
         // (validated in `Vocab::from_blob`), so the record is the child.
-        let (node, id) = vocab.record(root, text[start]);
+        let node = vocab.record(root, text[start]);
+        let id = !nid(node);
         let p = zs * weights.weight(id);
         let u = draws.uniform();
         let next = z[start + 1] + p;
@@ -511,7 +513,8 @@ fn sample_linear_per_start<V: Steps, W: Weights, R: Rng + ?Sized>(
         route[start + 1] =
             core::hint::select_unpredictable(u * next < p, route_code(1, id), route[start + 1]);
         let stop = start + super::MAX_PIECE_BYTES;
-        let end = vocab.walk_on(node, text, start + 1, stop, |e, id| {
+        let end = vocab.walk_on(node, text, start + 1, stop, |e, nid| {
+            let id = !nid;
             let code = route_code(e - start, id);
             let p = zs * weights.weight(id);
             let u = draws.uniform();
