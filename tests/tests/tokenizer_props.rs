@@ -221,17 +221,17 @@ fn blob_opens_in_one_validation_pass_and_rejects_obvious_corruption() {
         Vocab::from_blob(&bad).unwrap_err(),
         Error::UnsupportedVersion(9)
     );
-    // An occupied unit in the root's block would be a child of the empty
-    // unit 0, reviving dead walks in the decoder: rejected.
+    // A unit `c` of the root's block labelled `c` would be a child of unit 0
+    // (base 0), reviving dead walks in the decoder: rejected.
     // (Unit records: `!id` in bytes 0–1, the unit in bytes 2–5.)
     let mut bad = b.to_vec();
     let at = 64 + 6 * 5 + 2;
-    bad[at..at + 4].copy_from_slice(&(0x100u32 | 5).to_le_bytes());
+    bad[at..at + 4].copy_from_slice(&5u32.to_le_bytes());
     let sum = blob_checksum(&bad[64..]);
     bad[32..40].copy_from_slice(&sum.to_le_bytes());
     assert_eq!(
         Vocab::from_blob(&bad).unwrap_err(),
-        Error::CorruptBlob("a unit of the root's block is occupied")
+        Error::CorruptBlob("a unit of the root's block matches its byte")
     );
     // The base shift (header offset 28, outside the checksummed body) must be
     // 10..=15, and the bits between the flags and the base must be clear.
@@ -266,7 +266,7 @@ fn with_base_shift_10(b: &[u8]) -> Vec<u8> {
     for i in 0..units {
         let at = 64 + 6 * i + 2;
         let u = u32::from_le_bytes(v[at..at + 4].try_into().unwrap());
-        let u10 = (u & 0x3ff) | (u >> 15) << 10;
+        let u10 = (u & 0x1ff) | (u >> 15) << 10;
         v[at..at + 4].copy_from_slice(&u10.to_le_bytes());
     }
     let sum = blob_checksum(&v[64..]);

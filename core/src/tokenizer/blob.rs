@@ -17,25 +17,28 @@
 //! | 64 + 6U | 8·I | score per id in decreasing id order (`f64`; `−∞` for id 0 and ids that are not pieces): the score of id `i` is the 8 bytes that end `8·i` bytes before the blob's end |
 //!
 //! Version 3 differs from version 2 in the unit records (version 2: the unit,
-//! then the id, uncomplemented, with the base always at bit 10) and in the
-//! base shift field (reserved in version 2): an eight-byte load that ends at
-//! a record's last byte then holds the score index `!id` in bits 16–31 and
-//! the unit in bits 32–63, whose top 17 bits are the child block when
-//! `B = 15` — one trie step is a shift, an xor and a load, with no mask and no
-//! complement (cachegrind, English: 4 % fewer instructions per byte than
-//! version 2). Version 2 differed from version 1 only in the order of the
-//! scores. Older blobs are rejected with [`Error::UnsupportedVersion`] —
+//! then the id, uncomplemented; the base always at bit 10; an occupied flag)
+//! and in the base shift field (reserved in version 2): an eight-byte load
+//! that ends at a record's last byte holds the score index `!id` in bits
+//! 16–31 and the unit in bits 32–63, whose top 17 bits are the child block
+//! when `B = 15` and whose low byte is the label — one trie step is a shift,
+//! an xor and a load, and its check one byte compare, with no mask and no
+//! complement (cachegrind, English decode: 10 % fewer instructions per byte
+//! than version 2). Version 2 differed from version 1 only in the order of
+//! the scores. Older blobs are rejected with [`Error::UnsupportedVersion`] —
 //! recompile the model.
 //!
 //! The trie is an XOR double array (as in darts-clone): the child of unit `n`
-//! by byte `c` is unit `base(n) ^ c`, which is that child iff its low 9 bits
-//! are `0x100 | c` (occupied flag + label). A unit is `label | occupied << 8 |
-//! terminal << 9 | base << B` (bits 10 to `B − 1` zero). Unit 0 is the root (its
-//! occupied flag is clear, so it is nobody's child) and units 1–255 are
-//! empty, so the empty unit 0 (base 0) has no children; units 256–511 form an
-//! always-empty block that leaves point to. Every base is distinct among units
-//! with children, so the label check identifies the parent. A unit and its id
-//! share one 6-byte record so that a trie step touches one cache line.
+//! by byte `c` is unit `base(n) ^ c`, which is that child iff its label is
+//! `c`. A unit is `label | terminal << 8 | base << B` (bits 9 to `B − 1` zero).
+//! Every base is distinct among units with children, so the label identifies
+//! the parent; an empty unit carries a label by which no walk reaches it (the
+//! compiler picks, for an empty unit `i`, a label `L` such that `i ^ L` is the
+//! base of no node — one always exists, see `compile`). Unit 0 is the root;
+//! block 0 (units 0–255) holds no children, and no unit `c < 256` has the
+//! label `c` (validated), so the dead walk's unit 0 (base 0) has no children;
+//! units 256–511 form an always-empty block that leaves point to. A unit and
+//! its id share one 6-byte record so that a trie step touches one cache line.
 
 use super::Error;
 
@@ -45,10 +48,10 @@ pub const BLOB_MAGIC: [u8; 8] = *b"KXUNIGRM";
 pub const BLOB_VERSION: u32 = 3;
 
 pub(crate) const HEADER_BYTES: usize = 64;
-pub(crate) const OCCUPIED: u32 = 1 << 8;
-pub(crate) const TERMINAL: u32 = 1 << 9;
-/// The label, occupied and terminal bits of a unit.
-pub(crate) const LOW_BITS: u32 = (1 << 10) - 1;
+/// A unit's terminal flag (it ends a piece).
+pub(crate) const TERMINAL: u32 = 1 << 8;
+/// The label and terminal bits of a unit.
+pub(crate) const LOW_BITS: u32 = (1 << 9) - 1;
 /// The smallest base shift (and the one the compiler builds with).
 pub(crate) const BASE_SHIFT: u32 = 10;
 /// The base shift of blobs with a [`Fast`] view.
@@ -123,8 +126,9 @@ pub(crate) const FAST_UNITS: usize = 1 << 17;
 /// 0–15 are not specified (the tail of the record before, in a [`Fast`] view).
 pub(crate) type Node = u64;
 
-/// The node of a dead walk: unit 0 (the root's block is empty, so it has no
-/// children and stays dead) and score index `0xffff` (id 0, score −∞).
+/// The node of a dead walk: unit 0 (base 0, and no unit `c` of block 0 has
+/// the label `c` — validated —, so it has no children and stays dead) and
+/// score index `0xffff` (id 0, score −∞).
 pub(crate) const DEAD: Node = 0xffff << 16;
 
 /// The score index `!id` of a node (`0xffff`, id 0, if not a piece).
@@ -213,10 +217,10 @@ pub(crate) trait Steps: Copy {
 }
 
 /// Whether `word`, read at the child slot for byte `c`, is that child (its
-/// occupied flag and label are `0x100 | c`).
+/// label is `c`: empty units carry labels that no walk reaches them by).
 #[inline(always)]
 pub(crate) fn is_child(word: Node, c: u8) -> bool {
-    (word >> 32) as u32 & 0x1ff == OCCUPIED | u32::from(c)
+    (word >> 32) as u8 == c
 }
 
 impl Steps for Vocab<'_> {
@@ -311,7 +315,7 @@ impl Iterator for PrefixMatches<'_, '_> {
             }
             let idx = self.vocab.child_index(self.node, c);
             let unit = self.vocab.unit(idx);
-            if unit & 0x1ff != OCCUPIED | u32::from(c) {
+            if unit as u8 != c {
                 self.depth = self.text.len();
                 return None;
             }
@@ -423,16 +427,13 @@ impl<'a> Vocab<'a> {
             if u & ((1 << shift) - 1) & !LOW_BITS != 0 {
                 return Err(Error::CorruptBlob("a unit has bits set below its base"));
             }
-            if u & OCCUPIED == 0 && u & TERMINAL != 0 {
-                return Err(Error::CorruptBlob("an empty unit is marked terminal"));
-            }
-            if i == 0 && u & OCCUPIED != 0 {
-                return Err(Error::CorruptBlob("the root is marked as a child"));
-            }
-            // The rest of block 0 is empty, so the empty unit 0 (base 0) has no
-            // children: a dead walk stays dead however often it is stepped.
-            if i < 256 && u & OCCUPIED != 0 {
-                return Err(Error::CorruptBlob("a unit of the root's block is occupied"));
+            // A dead walk sits at unit 0 (base 0) and steps by `c` to unit
+            // `c`: no label in block 0 may match, so that it stays dead however
+            // often it is stepped (and the root, unit 0, is nobody's child).
+            if i < 256 && (u & 0xff) as usize == i {
+                return Err(Error::CorruptBlob(
+                    "a unit of the root's block matches its byte",
+                ));
             }
             if u & TERMINAL != 0 {
                 let score = n_ids
@@ -467,7 +468,7 @@ impl<'a> Vocab<'a> {
         let root = vocab.unit(0);
         for c in 0..=255u32 {
             let u = vocab.unit(vocab.child_index(root, c as u8));
-            if u & 0x1ff != OCCUPIED | c || u & TERMINAL == 0 {
+            if u & 0xff != c || u & TERMINAL == 0 {
                 return Err(Error::CorruptBlob("a single byte is not a piece"));
             }
         }
@@ -563,7 +564,7 @@ impl<'a> Vocab<'a> {
         }
     }
 
-    /// Unit `idx` (0 — an empty unit — if out of range, which validation rules out).
+    /// Unit `idx` (0 if out of range, which validation rules out).
     #[inline(always)]
     pub(crate) fn unit(&self, idx: usize) -> u32 {
         self.units
@@ -655,7 +656,7 @@ impl<'a> Vocab<'a> {
             let Some(&c) = text.get(pos) else { return };
             let idx = self.child_index(node, c);
             let unit = self.unit(idx);
-            if unit & 0x1ff != OCCUPIED | u32::from(c) {
+            if unit as u8 != c {
                 return;
             }
             pos += 1;

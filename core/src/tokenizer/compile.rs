@@ -15,8 +15,8 @@ use std::vec::Vec;
 use base64::Engine as _;
 
 use super::blob::{
-    BASE_SHIFT, BLOB_MAGIC, BLOB_VERSION, DEAD_BASE, FAST_SHIFT, FAST_UNITS, HEADER_BYTES,
-    LOW_BITS, MAX_IDS, MAX_UNITS, OCCUPIED, TERMINAL, checksum,
+    BASE_SHIFT, BLOB_MAGIC, BLOB_VERSION, DEAD_BASE, FAST_SHIFT, FAST_UNITS, HEADER_BYTES, MAX_IDS,
+    MAX_UNITS, TERMINAL, checksum,
 };
 
 /// Errors of model loading and compilation.
@@ -225,11 +225,11 @@ pub fn compile_scored(pieces: &[(Vec<u8>, u32, f64)]) -> Result<Vec<u8>, Compile
                 let child = base ^ usize::from(c);
                 grow(&mut units, &mut ids, &mut used, &mut base_used, child + 1);
                 set(&mut used, child, true);
-                let mut unit = u32::from(c) | OCCUPIED;
+                let mut unit = u32::from(c) | BUILD_OCCUPIED;
                 if let Some(first) = sorted.get(glo)
                     && first.0.len() == depth + 1
                 {
-                    unit |= TERMINAL;
+                    unit |= BUILD_TERMINAL;
                     set16(&mut ids, child, u16::try_from(first.1).unwrap_or(0));
                 }
                 set32(&mut units, child, unit);
@@ -267,9 +267,11 @@ pub fn compile_scored(pieces: &[(Vec<u8>, u32, f64)]) -> Result<Vec<u8>, Compile
     } else {
         BASE_SHIFT
     };
+    let labels = empty_slot_labels(&units)?;
     let mut body = Vec::with_capacity(6 * n_units + 8 * n_ids);
-    for (u, i) in units.iter().zip(&ids) {
-        let unit = (u & LOW_BITS) | ((u >> BASE_SHIFT) << shift);
+    for ((u, i), label) in units.iter().zip(&ids).zip(&labels) {
+        let terminal = if u & BUILD_TERMINAL != 0 { TERMINAL } else { 0 };
+        let unit = u32::from(*label) | terminal | ((u >> BASE_SHIFT) << shift);
         body.extend_from_slice(&(!i).to_le_bytes());
         body.extend_from_slice(&unit.to_le_bytes());
     }
@@ -296,6 +298,53 @@ pub fn compile_scored(pieces: &[(Vec<u8>, u32, f64)]) -> Result<Vec<u8>, Compile
     // The compiler's own output must pass the reader's validation.
     super::Vocab::from_blob(&blob).map_err(CompileError::Blob)?;
     Ok(blob)
+}
+
+/// The construction's unit flags (the blob's unit has no occupied flag, and
+/// its terminal flag is [`TERMINAL`]): a unit is `label | BUILD_OCCUPIED |
+/// BUILD_TERMINAL | base << BASE_SHIFT` while the trie is built.
+const BUILD_OCCUPIED: u32 = 1 << 8;
+const BUILD_TERMINAL: u32 = 1 << 9;
+
+/// The label byte of every unit in the blob. An occupied unit keeps its
+/// byte; an empty one (and the root) gets a byte that no walk steps by onto
+/// it: a walk at a node of base `b` reaches slot `i` by byte `b ^ i`, so the
+/// label `L` must avoid `b ^ i` for every base `b` in `i`'s 256-unit block —
+/// the bases of the trie's nodes, `DEAD_BASE` (leaves) and 0 (a dead walk).
+/// Such an `L` always exists: the nodes whose base lies in a block have their
+/// children there, at distinct slots, so a block with an empty slot holds at
+/// most 255 bases (blocks 0 and 1, all empty, hold only 0 and `DEAD_BASE`).
+/// This lets every trie step match on the label byte alone.
+fn empty_slot_labels(units: &[u32]) -> Result<Vec<u8>, CompileError> {
+    let blocks = units.len().div_ceil(256);
+    let mut taken = vec![[false; 256]; blocks];
+    let mut mark = |base: u32| {
+        if let Some(b) = taken.get_mut((base >> 8) as usize)
+            && let Some(x) = b.get_mut((base & 0xff) as usize)
+        {
+            *x = true;
+        }
+    };
+    mark(0);
+    mark(DEAD_BASE);
+    for (i, u) in units.iter().enumerate() {
+        if i == 0 || u & BUILD_OCCUPIED != 0 {
+            mark(u >> BASE_SHIFT);
+        }
+    }
+    let mut labels = Vec::with_capacity(units.len());
+    for (i, u) in units.iter().enumerate() {
+        if i != 0 && u & BUILD_OCCUPIED != 0 {
+            labels.push((u & 0xff) as u8);
+            continue;
+        }
+        let free = taken
+            .get(i >> 8)
+            .and_then(|t| t.iter().position(|&x| !x))
+            .ok_or_else(|| CompileError::Invalid(format!("no free label for unit {i}")))?;
+        labels.push(((i ^ free) & 0xff) as u8);
+    }
+    Ok(labels)
 }
 
 fn grow(
@@ -483,5 +532,59 @@ mod tests {
             .collect();
         assert_eq!(found, [1, 2, 5]);
         assert_eq!(vocab.max_piece_len(), 5);
+    }
+
+    #[test]
+    fn no_walk_reaches_an_empty_unit() {
+        // Every trie step matches on the label byte alone, so the labels the
+        // compiler gives empty units must keep every walk off them: from
+        // every node, the step by `c` lives iff `node + c` is a prefix of a
+        // piece. A crowded vocabulary (a small alphabet, short pieces)
+        // fills blocks densely; a dead walk never revives.
+        use crate::tokenizer::blob::{DEAD, Steps};
+        use rand::{Rng, SeedableRng};
+        use std::collections::BTreeSet;
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(3);
+        let mut words = BTreeSet::new();
+        while words.len() < 3000 {
+            let len = 2 + (rng.next_u32() % 5) as usize;
+            let w: Vec<u8> = (0..len)
+                .map(|_| [b'a', b'b', b'c', b'd', b'e', 0xe4, 0x00][(rng.next_u32() % 7) as usize])
+                .collect();
+            words.insert(w);
+        }
+        let pieces: Vec<CountedPiece> = words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (w.clone(), 300 + i as u32, 1 + i as u64))
+            .collect();
+        let blob = compile_pieces(&pieces, true).unwrap();
+        let vocab = Vocab::from_blob(&blob).unwrap();
+        let mut prefixes: BTreeSet<Vec<u8>> = BTreeSet::new();
+        for w in &words {
+            for k in 0..=w.len() {
+                prefixes.insert(w[..k].to_vec());
+            }
+        }
+        for b in 0..=255u8 {
+            prefixes.insert(vec![b]);
+        }
+        for p in &prefixes {
+            let mut node = Steps::root(&vocab);
+            for &c in p {
+                let (next, _, ok) = vocab.step(node, c);
+                assert!(ok, "{p:?}");
+                node = next;
+            }
+            for c in 0..=255u8 {
+                let mut q = p.clone();
+                q.push(c);
+                let expected = prefixes.contains(&q);
+                assert_eq!(vocab.step(node, c).2, expected, "{q:?}");
+            }
+        }
+        for c in 0..=255u8 {
+            assert!(!vocab.step(DEAD, c).2);
+        }
     }
 }
