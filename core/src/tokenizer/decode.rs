@@ -77,6 +77,12 @@ pub(crate) fn backtrack(route: &[u32], n: usize, out: &mut [Token]) -> Result<us
     backtrack_flipped(route, n, out, 0)
 }
 
+/// [`backtrack`] for route codes that hold the score index `!id` (those of
+/// the decode's scans and of the linear samplers).
+pub(crate) fn backtrack_nid(route: &[u32], n: usize, out: &mut [Token]) -> Result<usize, Error> {
+    backtrack_flipped(route, n, out, 0xffff)
+}
+
 /// [`backtrack`] for route codes whose id field is `id ^ flip`. One walk back
 /// along the route (a chain of dependent loads, one per token), writing the
 /// tokens backwards into the end of `out`, then one move to the front: a

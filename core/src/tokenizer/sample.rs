@@ -5,7 +5,7 @@
 use rand::Rng;
 
 use super::blob::{DEAD, Steps, nid};
-use super::decode::{backtrack, route_code};
+use super::decode::{backtrack, backtrack_nid, route_code};
 use super::{Error, Scratch, Token, Vocab};
 use crate::math;
 
@@ -82,8 +82,9 @@ const RESCALE_HIGH: f64 = 18_446_744_073_709_551_616.0; // 2^64
 
 /// Per-`α` weights for [`viterbi_sample`], in a caller-owned table of
 /// [`Vocab::id_space`] `f64`s, or of [`FULL_TABLE_LEN`] (faster: unchecked
-/// lookups): `e^{α v(id)}` (linear mode) or `α v(id)` (log
-/// mode). Building it costs one `exp` per piece, once per `α`.
+/// lookups indexed by `!id`, as the blob's trie records hold ids, so the
+/// table is filled in decreasing id order): `e^{α v(id)}` (linear mode) or
+/// `α v(id)` (log mode). Building it costs one `exp` per piece, once per `α`.
 #[derive(Debug, Clone, Copy)]
 pub struct SamplingTable<'t> {
     alpha: f64,
@@ -124,7 +125,10 @@ impl<'t> SamplingTable<'t> {
         }
         let (min_score, _) = vocab.score_range();
         let linear = alpha * min_score >= LINEAR_MIN_LOG2_WEIGHT * core::f64::consts::LN_2;
-        for (id, w) in table.iter_mut().enumerate() {
+        // A full table in decreasing id order: entry `k` for id `2^16 − 1 − k`.
+        let full = table.len() == FULL_TABLE_LEN;
+        for (k, w) in table.iter_mut().enumerate() {
+            let id = if full { FULL_TABLE_LEN - 1 - k } else { k };
             let v = u32::try_from(id).ok().and_then(|id| vocab.score(id));
             *w = match (v, linear) {
                 (Some(v), true) => math::exp(alpha * v),
@@ -156,9 +160,16 @@ impl<'t> SamplingTable<'t> {
         self.mode
     }
 
+    /// The entry of `id` (a [`FULL_TABLE_LEN`] table holds them in
+    /// decreasing id order).
     #[inline(always)]
     fn weight(&self, id: u16) -> f64 {
-        self.table.get(usize::from(id)).copied().unwrap_or(0.0)
+        let at = if self.table.len() == FULL_TABLE_LEN {
+            !id
+        } else {
+            id
+        };
+        self.table.get(usize::from(at)).copied().unwrap_or(0.0)
     }
 
     /// The table as a fixed-size array when it has [`FULL_TABLE_LEN`] entries.
@@ -173,26 +184,30 @@ impl<'t> SamplingTable<'t> {
 /// fewer per candidate). The entries past the id space are never read.
 pub const FULL_TABLE_LEN: usize = 1 << 16;
 
-/// Weight lookups of the linear samplers: a caller's table of the id space's
-/// length (clamped index) or of [`FULL_TABLE_LEN`] entries (no check).
+/// Weight lookups of the linear samplers, by the score index `nid = !id`
+/// that the trie's records give: a caller's table of the id space's length
+/// (in id order: clamped index `!nid`) or of [`FULL_TABLE_LEN`] entries (in
+/// decreasing id order: index `nid`, no check, no complement).
 trait Weights: Copy {
-    /// `e^{α v(id)}` (0 for id 0).
-    fn weight(self, id: u16) -> f64;
+    /// `e^{α v(!nid)}` (0 for `nid = 0xffff`, id 0).
+    fn weight(self, nid: u16) -> f64;
 }
 
 impl Weights for &[f64] {
     #[inline(always)]
-    fn weight(self, id: u16) -> f64 {
+    fn weight(self, nid: u16) -> f64 {
         let last = self.len().saturating_sub(1);
-        self.get(usize::from(id).min(last)).copied().unwrap_or(0.0)
+        self.get(usize::from(!nid).min(last))
+            .copied()
+            .unwrap_or(0.0)
     }
 }
 
 impl Weights for &[f64; FULL_TABLE_LEN] {
     #[inline(always)]
-    fn weight(self, id: u16) -> f64 {
+    fn weight(self, nid: u16) -> f64 {
         #[expect(clippy::indexing_slicing, reason = "a u16 index into 2^16 entries")]
-        self[usize::from(id)]
+        self[usize::from(nid)]
     }
 }
 
@@ -272,7 +287,8 @@ pub fn viterbi_sample<R: Rng + ?Sized>(
         (None, false) => sample_linear_per_start(*vocab, table.table, text, rng, z, route),
     };
     if in_range {
-        backtrack(route, n, out)
+        // (Route codes hold the score index `!id`.)
+        backtrack_nid(route, n, out)
     } else {
         sample_log_table(vocab, table, text, rng, scratch, out)
     }
@@ -348,13 +364,12 @@ fn sample_linear_young<V: Steps, W: Weights, R: Rng + ?Sized>(
         for i in 0..live {
             // (A dead walk is dropped, not kept; its id is 0, weight 0.)
             let (unit, nid, ok) = vocab.step(nodes[i], c);
-            let id = !nid;
             let base = bases[i];
             let tag = tags[i];
-            total += base * weight(id);
+            total += base * weight(nid);
             list_sums[i] = total;
-            // The start and the id; made a route code only if picked.
-            list_codes[i] = tag | u32::from(id);
+            // The start and the score index; made a route code only if picked.
+            list_codes[i] = tag | u32::from(nid);
             // (kept ≤ i < ACTIVE: the mask changes nothing and spares the
             // bounds checks.)
             nodes[kept & (ACTIVE - 1)] = unit;
@@ -369,10 +384,9 @@ fn sample_linear_young<V: Steps, W: Weights, R: Rng + ?Sized>(
         let mut stepped = [DEAD; YOUNG];
         for j in (0..YOUNG).rev() {
             let (unit, nid, ok) = vocab.step(young_node[j], c);
-            let id = !nid;
-            total += young_base[j] * weight(id);
+            total += young_base[j] * weight(nid);
             fixed_sums[YOUNG - 1 - j] = total;
-            fixed_codes[YOUNG - 1 - j] = ((j as u32 + 2) << 16) | u32::from(id);
+            fixed_codes[YOUNG - 1 - j] = route_code(j + 2, nid);
             stepped[j] = unit;
             if j == YOUNG - 1 {
                 nodes[kept] = unit;
@@ -391,14 +405,14 @@ fn sample_linear_young<V: Steps, W: Weights, R: Rng + ?Sized>(
         // Every single byte is a piece (validated in `Vocab::from_blob`), so
         // the record is the child; no check.
         let unit = vocab.record(root, c);
-        let id = !nid(unit);
-        let p = prev * weight(id);
+        let root_nid = nid(unit);
+        let p = prev * weight(root_nid);
         if p <= 0.0 {
             return Some(false);
         }
         total += p;
         fixed_sums[YOUNG] = total;
-        fixed_codes[YOUNG] = (1 << 16) | u32::from(id);
+        fixed_codes[YOUNG] = route_code(1, root_nid);
         young_node[0] = unit;
         young_base[0] = prev;
         count = kept;
@@ -505,18 +519,20 @@ fn sample_linear_per_start<V: Steps, W: Weights, R: Rng + ?Sized>(
         // The first step, from the root: every single byte is a piece
         // (validated in `Vocab::from_blob`), so the record is the child.
         let node = vocab.record(root, text[start]);
-        let id = !nid(node);
-        let p = zs * weights.weight(id);
+        let root_nid = nid(node);
+        let p = zs * weights.weight(root_nid);
         let u = draws.uniform();
         let next = z[start + 1] + p;
         z[start + 1] = next;
-        route[start + 1] =
-            core::hint::select_unpredictable(u * next < p, route_code(1, id), route[start + 1]);
+        route[start + 1] = core::hint::select_unpredictable(
+            u * next < p,
+            route_code(1, root_nid),
+            route[start + 1],
+        );
         let stop = start + super::MAX_PIECE_BYTES;
         let end = vocab.walk_on(node, text, start + 1, stop, |e, nid| {
-            let id = !nid;
-            let code = route_code(e - start, id);
-            let p = zs * weights.weight(id);
+            let code = route_code(e - start, nid);
+            let p = zs * weights.weight(nid);
             let u = draws.uniform();
             let sum = z[e] + p;
             z[e] = sum;
