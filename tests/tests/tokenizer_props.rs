@@ -361,3 +361,75 @@ fn pieces_longer_than_the_live_walk_set_use_the_start_order_fallbacks() {
     // The long piece (count 10^6 vs 10) dominates at α = 1.
     assert!(long_first > 190, "{long_first}");
 }
+
+#[test]
+fn a_trie_of_more_than_2_17_units_is_compiled_with_base_shift_10() {
+    // The compiler writes base shift 15 only when the trie fits in 2^17
+    // units; a larger one gets shift 10 and no fast view. 36,000 random
+    // pieces of 5–9 letters make a trie of about 200,000 units.
+    use kexue_core::tokenizer::compile::compile_pieces;
+    let mut rng = SmallRng::seed_from_u64(11);
+    let mut words = std::collections::BTreeSet::new();
+    while words.len() < 36_000 {
+        let len = rng.random_range(5..10);
+        words.insert(
+            (0..len)
+                .map(|_| b'a' + rng.random_range(0..26u8))
+                .collect::<Vec<u8>>(),
+        );
+    }
+    let words: Vec<Vec<u8>> = words.into_iter().collect();
+    let pieces: Vec<(Vec<u8>, u32, u64)> = words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| (w.clone(), 300 + i as u32, 1 + (i as u64 * 7919) % 1000))
+        .collect();
+    let blob = compile_pieces(&pieces, true).unwrap();
+    let vocab = Vocab::from_blob(&blob).unwrap();
+    assert!(vocab.unit_count() > 1 << 17, "{} units", vocab.unit_count());
+    assert_eq!(u32::from_le_bytes(blob[28..32].try_into().unwrap()), 10);
+    for (i, w) in words.iter().enumerate().step_by(97) {
+        assert_eq!(vocab.lookup(w), Some(300 + i as u32));
+    }
+    // Decodes are the best segmentation (enumerated) and samples tile.
+    let mut w = vec![0.0; vocab.id_space()];
+    let table = SamplingTable::new(&vocab, 0.5, &mut w).unwrap();
+    for k in 0..40 {
+        let mut text = words[(k * 811) % words.len()].clone();
+        text.extend_from_slice(&words[(k * 389 + 5) % words.len()][..3]);
+        let n = text.len();
+        let (mut s, mut r) = (vec![0.0; n + 1], vec![0u32; n + 1]);
+        let mut out = vec![Token::default(); n];
+        let got =
+            viterbi_decode(&vocab, &text, &mut Scratch::new(&mut s, &mut r), &mut out).unwrap();
+        assert_tiles(&vocab, &text, &out[..got]);
+        let decoded = tiling_score(&vocab, &text, &out[..got]);
+        let mut path = vec![Token::default(); n];
+        let mut best = f64::NEG_INFINITY;
+        enumerate(&vocab, &text, &mut path, 1_000_000, |_, sc| {
+            best = best.max(sc)
+        })
+        .unwrap();
+        assert_eq!(decoded, best, "{:?}", String::from_utf8_lossy(&text));
+        let mut rng = SmallRng::seed_from_u64(k as u64);
+        let got = viterbi_sample(
+            &vocab,
+            &table,
+            &text,
+            &mut rng,
+            &mut Scratch::new(&mut s, &mut r),
+            &mut out,
+        )
+        .unwrap();
+        assert_tiles(&vocab, &text, &out[..got]);
+    }
+}
+
+/// The left-to-right `f64` score of a segmentation.
+fn tiling_score(vocab: &Vocab<'_>, text: &[u8], tokens: &[Token]) -> f64 {
+    tokens.iter().fold(0.0, |acc, t| {
+        acc + vocab
+            .score(vocab.lookup(&text[t.range()]).unwrap())
+            .unwrap()
+    })
+}
