@@ -13,7 +13,7 @@ use kexue_core::tokenizer::{
     Error, SamplingTable, Scratch, Token, Vocab, viterbi_decode, viterbi_sample,
     viterbi_sample_legacy, viterbi_sample_log,
 };
-use kexue_tests::fuzz::blob_checksum;
+use kexue_tests::fuzz::{blob_checksum, check_algorithms};
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
@@ -391,45 +391,14 @@ fn a_trie_of_more_than_2_17_units_is_compiled_with_base_shift_10() {
     for (i, w) in words.iter().enumerate().step_by(97) {
         assert_eq!(vocab.lookup(w), Some(300 + i as u32));
     }
-    // Decodes are the best segmentation (enumerated) and samples tile.
+    // Every algorithm, through the fuzz target's checks (tiling, scores,
+    // k-best, capacity; texts of up to 10 bytes also against enumeration).
     let mut w = vec![0.0; vocab.id_space()];
     let table = SamplingTable::new(&vocab, 0.5, &mut w).unwrap();
     for k in 0..40 {
         let mut text = words[(k * 811) % words.len()].clone();
-        text.extend_from_slice(&words[(k * 389 + 5) % words.len()][..3]);
-        let n = text.len();
-        let (mut s, mut r) = (vec![0.0; n + 1], vec![0u32; n + 1]);
-        let mut out = vec![Token::default(); n];
-        let got =
-            viterbi_decode(&vocab, &text, &mut Scratch::new(&mut s, &mut r), &mut out).unwrap();
-        assert_tiles(&vocab, &text, &out[..got]);
-        let decoded = tiling_score(&vocab, &text, &out[..got]);
-        let mut path = vec![Token::default(); n];
-        let mut best = f64::NEG_INFINITY;
-        enumerate(&vocab, &text, &mut path, 1_000_000, |_, sc| {
-            best = best.max(sc)
-        })
-        .unwrap();
-        assert_eq!(decoded, best, "{:?}", String::from_utf8_lossy(&text));
-        let mut rng = SmallRng::seed_from_u64(k as u64);
-        let got = viterbi_sample(
-            &vocab,
-            &table,
-            &text,
-            &mut rng,
-            &mut Scratch::new(&mut s, &mut r),
-            &mut out,
-        )
-        .unwrap();
-        assert_tiles(&vocab, &text, &out[..got]);
+        text.push(words[(k * 389 + 5) % words.len()][0]);
+        assert!(text.len() <= 10);
+        check_algorithms(&vocab, &text, 0.5, Some(&table), k as u64);
     }
-}
-
-/// The left-to-right `f64` score of a segmentation.
-fn tiling_score(vocab: &Vocab<'_>, text: &[u8], tokens: &[Token]) -> f64 {
-    tokens.iter().fold(0.0, |acc, t| {
-        acc + vocab
-            .score(vocab.lookup(&text[t.range()]).unwrap())
-            .unwrap()
-    })
 }

@@ -307,15 +307,15 @@ fn active_position<V: Steps, const P: usize>(
     for i in 0..y.count.min(ACTIVE) {
         #[expect(clippy::indexing_slicing, reason = "kept ≤ i < count ≤ ACTIVE")]
         {
-            // A dead walk is dropped (not kept) and its id is 0 (score −∞).
-            let (unit, id, ok) = vocab.step(w.nodes[i], c);
+            // A dead walk is dropped (not kept) and its score index 0xffff (id 0, score −∞).
+            let (unit, nid, ok) = vocab.step(w.nodes[i], c);
             let base = w.bases[i];
             let tag = w.tags[i];
-            let cand = base + vocab.score_of_nid(id);
+            let cand = base + vocab.score_of_nid(nid);
             let better = cand > best_e;
             best_e = if better { cand } else { best_e };
             route_e = if better {
-                decode_code_shifted(end_tag.wrapping_sub(tag), id)
+                decode_code_shifted(end_tag.wrapping_sub(tag), nid)
             } else {
                 route_e
             };
@@ -340,12 +340,12 @@ fn active_position<V: Steps, const P: usize>(
             reason = "slot < YOUNG; kept < ACTIVE checked above"
         )]
         {
-            let (unit, id, ok) = vocab.step(y.node[slot], c);
-            let cand = y.base[slot] + vocab.score_of_nid(id);
+            let (unit, nid, ok) = vocab.step(y.node[slot], c);
+            let cand = y.base[slot] + vocab.score_of_nid(nid);
             let better = cand > best_e;
             best_e = if better { cand } else { best_e };
             route_e = if better {
-                decode_code(j as u32 + 2, id)
+                decode_code(j as u32 + 2, nid)
             } else {
                 route_e
             };
@@ -362,11 +362,11 @@ fn active_position<V: Steps, const P: usize>(
     // shortest candidate, last. Every single byte is a piece (validated
     // in `Vocab::from_blob`), so the record is the child; no check.
     let unit = vocab.record(root, c);
-    let id = nid(unit);
-    let cand = y.prev + vocab.score_of_nid(id);
+    let root_nid = nid(unit);
+    let cand = y.prev + vocab.score_of_nid(root_nid);
     if cand > best_e {
         best_e = cand;
-        route_e = decode_code(1, id);
+        route_e = decode_code(1, root_nid);
     }
     let slot = (P + YOUNG - 1) % YOUNG;
     #[expect(clippy::indexing_slicing, reason = "slot < YOUNG")]
@@ -406,19 +406,19 @@ fn decode_per_start<V: Steps>(vocab: V, text: &[u8], best: &mut [f64], route: &m
         // (validated in `Vocab::from_blob`), so the record is the child. It
         // is the shortest candidate at start + 1, so the last to arrive.
         let node = vocab.record(root, text[start]);
-        let id = nid(node);
-        let cand = base + vocab.score_of_nid(id);
+        let root_nid = nid(node);
+        let cand = base + vocab.score_of_nid(root_nid);
         let better = cand > best[start + 1];
         let next = if better { cand } else { best[start + 1] };
         best[start + 1] = next;
         if better {
-            route[start + 1] = decode_code(1, id);
+            route[start + 1] = decode_code(1, root_nid);
         }
         let stop = start + super::MAX_PIECE_BYTES;
         // Branch-free update: non-pieces have id 0 and score −∞, never `>`.
-        vocab.walk_on(node, text, start + 1, stop, |e, id| {
-            let code = decode_code((e - start) as u32, id);
-            let cand = base + vocab.score_of_nid(id);
+        vocab.walk_on(node, text, start + 1, stop, |e, nid| {
+            let code = decode_code((e - start) as u32, nid);
+            let cand = base + vocab.score_of_nid(nid);
             let better = cand > best[e];
             best[e] = if better { cand } else { best[e] };
             route[e] = if better { code } else { route[e] };
