@@ -366,11 +366,18 @@ fn pieces_longer_than_the_live_walk_set_use_the_start_order_fallbacks() {
 fn a_trie_of_more_than_2_17_units_is_compiled_with_base_shift_10() {
     // The compiler writes base shift 15 only when the trie fits in 2^17
     // units; a larger one gets shift 10 and no fast view. 36,000 random
-    // pieces of 5–9 letters make a trie of about 200,000 units.
+    // pieces of 5–9 letters make a trie of about 200,000 units; every
+    // two-letter string is a piece too, so that the test texts have many
+    // segmentations and a wrong score or step changes the decode.
     use kexue_core::tokenizer::compile::compile_pieces;
     let mut rng = SmallRng::seed_from_u64(11);
     let mut words = std::collections::BTreeSet::new();
-    while words.len() < 36_000 {
+    for a in b'a'..=b'z' {
+        for b in b'a'..=b'z' {
+            words.insert(vec![a, b]);
+        }
+    }
+    while words.len() < 36_000 + 26 * 26 {
         let len = rng.random_range(5..10);
         words.insert(
             (0..len)
@@ -392,13 +399,17 @@ fn a_trie_of_more_than_2_17_units_is_compiled_with_base_shift_10() {
         assert_eq!(vocab.lookup(w), Some(300 + i as u32));
     }
     // Every algorithm, through the fuzz target's checks (tiling, scores,
-    // k-best, capacity; texts of up to 10 bytes also against enumeration).
+    // k-best, capacity; texts of up to 10 bytes also against enumeration):
+    // a long piece's first letters, then another's.
+    let long: Vec<&Vec<u8>> = words.iter().filter(|w| w.len() >= 5).collect();
     let mut w = vec![0.0; vocab.id_space()];
     let table = SamplingTable::new(&vocab, 0.5, &mut w).unwrap();
     for k in 0..40 {
-        let mut text = words[(k * 811) % words.len()].clone();
-        text.push(words[(k * 389 + 5) % words.len()][0]);
-        assert!(text.len() <= 10);
+        let mut text = long[(k * 811) % long.len()].clone();
+        text.truncate(5 + k % 5);
+        let rest = 10 - text.len(); // ≤ 5, and every long piece has ≥ 5 letters
+        text.extend_from_slice(&long[(k * 389 + 5) % long.len()][..rest]);
+        assert_eq!(text.len(), 10);
         check_algorithms(&vocab, &text, 0.5, Some(&table), k as u64);
     }
 }
